@@ -1,0 +1,78 @@
+//! Command-line definitions only.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "gwctl", version, about = "Provision the Job Work Planner's API Gateway + EC2 stack from gateway.toml")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The spec file.
+    #[arg(long, global = true, default_value = "gateway.toml", value_name = "FILE")]
+    pub spec: PathBuf,
+    /// The state file (default: state/<project>.json beside the spec).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Print data as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// How long to wait for the state lock (e.g. 30s); fail at once by default.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub lock_timeout: Duration,
+    /// How many AWS operations apply and destroy run at once.
+    #[arg(long, global = true, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 30s or 2m)"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the spec without calling AWS.
+    Validate,
+    /// Show what apply would change.
+    Plan {
+        /// Exit 2 when there are changes, 0 when there are none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make AWS match the spec.
+    Apply {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Delete everything the state records.
+    Destroy {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Print values of the applied stack (api_endpoint, instance_public_ip, ...).
+    Output {
+        /// One output's name.
+        name: Option<String>,
+        /// Print the bare value, without quotes.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Remove a lock left by a gwctl that is no longer running.
+    ForceUnlock {
+        /// The lock id printed in the "state is locked" message.
+        id: String,
+    },
+}

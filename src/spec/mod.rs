@@ -1,0 +1,209 @@
+//! The spec: `gateway.toml` parsed (`raw`) and checked (`validate`) into the
+//! typed [`Spec`] the rest of gwctl works from.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use validate::parse;
+
+/// A validated spec. Every reference in it names a declared resource.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub file: PathBuf,
+    pub project: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+    pub roles: BTreeMap<String, RoleSpec>,
+    pub security_groups: BTreeMap<String, SecurityGroupSpec>,
+    pub instances: BTreeMap<String, InstanceSpec>,
+    pub log_groups: BTreeMap<String, LogGroupSpec>,
+    pub apis: BTreeMap<String, ApiSpec>,
+    pub drift_ignore: Vec<String>,
+}
+
+impl Spec {
+    /// Reads and validates the spec file at `path`.
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        parse(path, &text)
+    }
+
+    /// The AWS name of a named resource of this project, e.g. `job-work-planner-backend`.
+    pub fn aws_name(&self, name: &str) -> String {
+        format!("{}-{}", self.project, name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleSpec {
+    pub managed_policies: Vec<String>,
+    pub inline_policies: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityGroupSpec {
+    pub description: String,
+    pub vpc_id: Option<String>,
+    pub ingress: Vec<Rule>,
+    pub egress: Vec<Rule>,
+}
+
+/// One security group rule for one CIDR, in the normal form AWS reports:
+/// protocol `-1` (all) carries no ports.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+pub struct Rule {
+    pub protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from_port: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to_port: Option<i32>,
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmiSource {
+    Id(String),
+    /// An SSM public parameter path whose value is an AMI id.
+    Ssm(String),
+}
+
+impl AmiSource {
+    pub fn as_spec_str(&self) -> String {
+        match self {
+            AmiSource::Id(id) => id.clone(),
+            AmiSource::Ssm(path) => format!("ssm:{path}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserData {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    pub ami: AmiSource,
+    pub instance_type: String,
+    pub role: Option<String>,
+    pub security_groups: Vec<String>,
+    pub user_data: Option<UserData>,
+    pub require_imdsv2: bool,
+    pub encrypt_root_volume: bool,
+    pub root_volume_size: Option<i32>,
+    pub subnet_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogGroupSpec {
+    pub name: String,
+    pub retention_days: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiSpec {
+    pub name: String,
+    pub backend: String,
+    pub authorizers: BTreeMap<String, AuthorizerSpec>,
+    pub stage: Option<StageSpec>,
+    pub routes: BTreeMap<String, RouteSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthorizerSpec {
+    pub issuer: String,
+    pub audience: Vec<String>,
+    pub identity_source: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    pub name: String,
+    pub auto_deploy: bool,
+    pub throttle_rate: f64,
+    pub throttle_burst: i32,
+    pub access_log: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// `None` for `auth = "none"`, else the authorizer's name.
+    pub authorizer: Option<String>,
+}
+
+/// One thing wrong with the spec, at a position in the file.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The source line, and the width of the span under it.
+    pub source_line: String,
+    pub width: usize,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        let gutter = self.line.to_string().len();
+        writeln!(f, "{:gutter$} |", "")?;
+        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        write!(
+            f,
+            "{:gutter$} | {}{}",
+            "",
+            " ".repeat(self.column.saturating_sub(1)),
+            "^".repeat(self.width.max(1))
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n{:gutter$} = hint: {hint}", "")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read spec file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\n\n");
+        }
+        out.push_str(&p.to_string());
+    }
+    let n = problems.len();
+    out.push_str(&format!(
+        "\n\nthe spec has {n} problem{}; nothing was sent to AWS",
+        if n == 1 { "" } else { "s" }
+    ));
+    out
+}

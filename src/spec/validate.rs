@@ -1,0 +1,653 @@
+//! Raw TOML → [`Spec`]: every rule of design.md §1, each failure a [`Problem`]
+//! with file, line and column. All problems are reported at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::raw::*;
+use super::*;
+
+/// Largest user data EC2 accepts, before base64 encoding.
+pub const USER_DATA_MAX: usize = 16 * 1024;
+
+/// Retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+const RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+const ROUTE_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
+
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Checker<'a> {
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let column = self.text[line_start..start].chars().count() + 1;
+        let line_end = self.text[line_start..]
+            .find('\n')
+            .map(|i| line_start + i)
+            .unwrap_or(self.text.len());
+        let source_line = self.text[line_start..line_end].trim_end_matches('\r').to_string();
+        let end = span.end.clamp(start, line_end);
+        let width = self.text[start..end].chars().count();
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+            hint,
+            source_line,
+            width,
+        });
+    }
+
+    fn check<T>(&mut self, value: &Spanned<T>, ok: bool, message: impl Into<String>, hint: &str) {
+        if !ok {
+            let hint = (!hint.is_empty()).then(|| hint.to_string());
+            self.at(value.span(), message, hint);
+        }
+    }
+}
+
+/// Parses and validates spec text read from `file`.
+pub fn parse(file: &Path, text: &str) -> Result<Spec, SpecError> {
+    let mut c = Checker {
+        file,
+        text,
+        problems: Vec::new(),
+    };
+    let raw: RawSpec = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(err) => {
+            let span = err.span().unwrap_or(0..0);
+            let message = err.message().trim().to_string();
+            let hint = toml_hint(&message);
+            c.at(span, message, hint);
+            return Err(SpecError::Invalid(c.problems));
+        }
+    };
+    let spec = check(&mut c, raw);
+    if c.problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(SpecError::Invalid(c.problems))
+    }
+}
+
+fn toml_hint(message: &str) -> Option<String> {
+    if message.starts_with("unknown field") {
+        Some("remove the key or correct its spelling; the keys this table takes are listed above".into())
+    } else if message.starts_with("missing field") {
+        Some("add the key; design.md §1 shows every table with its required keys".into())
+    } else if message.starts_with("invalid type") {
+        Some("check the value's type: strings are quoted, lists use [ ], tables use { }".into())
+    } else {
+        None
+    }
+}
+
+fn check(c: &mut Checker, raw: RawSpec) -> Spec {
+    let project = raw.project.into_inner();
+    let name = project.name.get_ref().clone();
+    let name_ok = !name.is_empty()
+        && name.len() <= 40
+        && name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && !name.starts_with('-');
+    c.check(
+        &project.name,
+        name_ok,
+        format!("project name `{name}` is not usable in AWS resource names"),
+        "use 1 to 40 lowercase letters, digits and dashes, e.g. \"job-work-planner\"",
+    );
+    let region = project.region.get_ref().clone();
+    c.check(
+        &project.region,
+        is_region(&region),
+        format!("`{region}` is not an AWS region"),
+        "a region looks like \"ap-south-1\" or \"us-east-1\"",
+    );
+
+    let mut tags = BTreeMap::new();
+    for (key, value) in raw.tags {
+        let reserved = key.starts_with("aws:") || key.starts_with("gwctl:");
+        c.check(
+            &value,
+            !reserved,
+            format!("tag key `{key}` is reserved"),
+            "keys starting with `aws:` or `gwctl:` are set by AWS and gwctl",
+        );
+        c.check(
+            &value,
+            key.len() <= 128 && value.get_ref().len() <= 256,
+            format!("tag `{key}` is too long"),
+            "tag keys are at most 128 characters and values at most 256",
+        );
+        tags.insert(key, value.into_inner());
+    }
+
+    let role_names: BTreeSet<String> = raw.role.keys().map(|k| k.get_ref().clone()).collect();
+    let sg_names: BTreeSet<String> =
+        raw.security_group.keys().map(|k| k.get_ref().clone()).collect();
+    let instance_names: BTreeSet<String> =
+        raw.instance.keys().map(|k| k.get_ref().clone()).collect();
+    let log_group_names: BTreeSet<String> =
+        raw.log_group.keys().map(|k| k.get_ref().clone()).collect();
+
+    let mut roles = BTreeMap::new();
+    for (key, role) in raw.role {
+        check_local_name(c, &key, "role", &name);
+        let role = role.into_inner();
+        let mut managed = Vec::new();
+        for arn in &role.managed_policies {
+            c.check(
+                arn,
+                arn.get_ref().starts_with("arn:aws") && arn.get_ref().contains(":policy/"),
+                format!("`{}` is not an IAM policy ARN", arn.get_ref()),
+                "managed policies are ARNs such as \"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\"",
+            );
+            managed.push(arn.get_ref().clone());
+        }
+        managed.sort();
+        managed.dedup();
+        let mut inline = BTreeMap::new();
+        for (policy_name, doc) in role.inline_policies {
+            match serde_json::from_str::<serde_json::Value>(doc.get_ref()) {
+                Ok(value) if value.is_object() => {
+                    inline.insert(policy_name, value);
+                }
+                _ => c.check(
+                    &doc,
+                    false,
+                    format!("inline policy `{policy_name}` is not a JSON policy document"),
+                    "the value is a JSON object with \"Version\" and \"Statement\"",
+                ),
+            }
+        }
+        roles.insert(
+            key.into_inner(),
+            RoleSpec {
+                managed_policies: managed,
+                inline_policies: inline,
+            },
+        );
+    }
+
+    let mut security_groups = BTreeMap::new();
+    for (key, sg) in raw.security_group {
+        check_local_name(c, &key, "security_group", &name);
+        let sg = sg.into_inner();
+        let desc = sg.description.get_ref();
+        c.check(
+            &sg.description,
+            !desc.is_empty() && desc.len() <= 255 && desc.is_ascii(),
+            "a security group description is 1 to 255 ASCII characters",
+            "",
+        );
+        let ingress = sg.ingress.iter().filter_map(|r| check_rule(c, r)).collect();
+        let egress = sg.egress.iter().filter_map(|r| check_rule(c, r)).collect();
+        if let Some(vpc) = &sg.vpc_id {
+            c.check(
+                vpc,
+                vpc.get_ref().starts_with("vpc-"),
+                format!("`{}` is not a VPC id", vpc.get_ref()),
+                "VPC ids look like \"vpc-0a1b2c3d\"; leave `vpc_id` out for the default VPC",
+            );
+        }
+        security_groups.insert(
+            key.into_inner(),
+            SecurityGroupSpec {
+                description: desc.clone(),
+                vpc_id: sg.vpc_id.map(|v| v.into_inner()),
+                ingress,
+                egress,
+            },
+        );
+    }
+
+    let spec_dir = c.file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut instances = BTreeMap::new();
+    for (key, inst) in raw.instance {
+        check_local_name(c, &key, "instance", &name);
+        let inst = inst.into_inner();
+        let ami_text = inst.ami.get_ref().clone();
+        let ami = if let Some(path) = ami_text.strip_prefix("ssm:") {
+            c.check(
+                &inst.ami,
+                path.starts_with('/'),
+                format!("`{ami_text}` is not an SSM parameter path"),
+                "write \"ssm:/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2\"",
+            );
+            AmiSource::Ssm(path.to_string())
+        } else {
+            let ok = ami_text.starts_with("ami-")
+                && ami_text.len() > 4
+                && ami_text[4..].chars().all(|ch| ch.is_ascii_hexdigit());
+            c.check(
+                &inst.ami,
+                ok,
+                format!("`{ami_text}` is neither an AMI id nor an ssm: parameter"),
+                "use an id like \"ami-0abcdef1234567890\" or \"ssm:/aws/service/...\"",
+            );
+            AmiSource::Id(ami_text)
+        };
+        let itype = inst.instance_type.get_ref();
+        c.check(
+            &inst.instance_type,
+            itype.split_once('.').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()),
+            format!("`{itype}` is not an instance type"),
+            "instance types look like \"t3.micro\"",
+        );
+        if let Some(role) = &inst.role {
+            check_ref(c, role, &role_names, "role");
+        }
+        for sg in &inst.security_groups {
+            check_ref(c, sg, &sg_names, "security_group");
+        }
+        let user_data = inst.user_data.as_ref().and_then(|ud| {
+            let path = spec_dir.join(ud.get_ref());
+            match std::fs::read(&path) {
+                Ok(bytes) if bytes.len() > USER_DATA_MAX => {
+                    c.check(
+                        ud,
+                        false,
+                        format!(
+                            "user data `{}` is {} bytes; EC2 accepts at most {USER_DATA_MAX}",
+                            ud.get_ref(),
+                            bytes.len()
+                        ),
+                        "move the bulk of the script to S3 or a package and fetch it from a short script",
+                    );
+                    None
+                }
+                Ok(bytes) => Some(UserData { path, bytes }),
+                Err(err) => {
+                    c.check(
+                        ud,
+                        false,
+                        format!("cannot read user data `{}`: {err}", path.display()),
+                        "the path is relative to the spec file's folder",
+                    );
+                    None
+                }
+            }
+        });
+        if let Some(size) = &inst.root_volume_size {
+            c.check(
+                size,
+                (1..=16384).contains(size.get_ref()),
+                "root_volume_size is in GiB, from 1 to 16384",
+                "",
+            );
+        }
+        instances.insert(
+            key.into_inner(),
+            InstanceSpec {
+                ami,
+                instance_type: itype.clone(),
+                role: inst.role.map(Spanned::into_inner),
+                security_groups: inst.security_groups.into_iter().map(Spanned::into_inner).collect(),
+                user_data,
+                require_imdsv2: inst.require_imdsv2.unwrap_or(true),
+                encrypt_root_volume: inst.encrypt_root_volume.unwrap_or(true),
+                root_volume_size: inst.root_volume_size.map(|s| *s.get_ref() as i32),
+                subnet_id: inst.subnet_id.map(Spanned::into_inner),
+            },
+        );
+    }
+
+    let mut log_groups = BTreeMap::new();
+    let mut seen_log_names: BTreeMap<String, String> = BTreeMap::new();
+    for (key, lg) in raw.log_group {
+        check_local_name(c, &key, "log_group", &name);
+        let lg = lg.into_inner();
+        let lg_name = lg.name.get_ref().clone();
+        let ok = !lg_name.is_empty()
+            && lg_name.len() <= 512
+            && lg_name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "._-/#".contains(ch));
+        c.check(
+            &lg.name,
+            ok,
+            format!("`{lg_name}` is not a valid log group name"),
+            "1 to 512 characters: letters, digits and . _ - / #",
+        );
+        if let Some(other) = seen_log_names.insert(lg_name.clone(), key.get_ref().clone()) {
+            c.check(
+                &lg.name,
+                false,
+                format!("log group name `{lg_name}` is already used by [log_group.{other}]"),
+                "two log groups of one project cannot share a name in AWS",
+            );
+        }
+        if let Some(days) = &lg.retention_days {
+            c.check(
+                days,
+                RETENTION_DAYS.contains(days.get_ref()),
+                format!("{} is not a retention period CloudWatch Logs accepts", days.get_ref()),
+                &format!("use one of {RETENTION_DAYS:?}"),
+            );
+        }
+        log_groups.insert(
+            key.into_inner(),
+            LogGroupSpec {
+                name: lg_name,
+                retention_days: lg.retention_days.map(|d| *d.get_ref() as i32),
+            },
+        );
+    }
+
+    let mut apis = BTreeMap::new();
+    let mut seen_api_names: BTreeMap<String, String> = BTreeMap::new();
+    for (key, api) in raw.api {
+        check_local_name(c, &key, "api", &name);
+        let api = api.into_inner();
+        if let Some(other) = seen_api_names.insert(api.name.get_ref().clone(), key.get_ref().clone()) {
+            c.check(
+                &api.name,
+                false,
+                format!("API name `{}` is already used by [api.{other}]", api.name.get_ref()),
+                "give each API its own name",
+            );
+        }
+        check_ref(c, &api.backend, &instance_names, "instance");
+        let mut authorizers = BTreeMap::new();
+        for (auth_name, auth) in &api.authorizer {
+            check_local_name(c, auth_name, "authorizer", &name);
+            let auth = auth.get_ref();
+            c.check(
+                &auth.issuer,
+                auth.issuer.get_ref().starts_with("https://"),
+                "a JWT issuer is an https:// URL",
+                "for Cognito: https://cognito-idp.<region>.amazonaws.com/<user pool id>",
+            );
+            c.check(
+                &auth.audience,
+                !auth.audience.get_ref().is_empty(),
+                "a JWT authorizer needs at least one audience",
+                "for Cognito, the app client id",
+            );
+            let identity = auth
+                .identity_source
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_else(|| "$request.header.Authorization".into());
+            if let Some(src) = &auth.identity_source {
+                c.check(
+                    src,
+                    src.get_ref().starts_with("$request.") || src.get_ref().starts_with("$context."),
+                    format!("`{}` is not an identity source", src.get_ref()),
+                    "identity sources look like \"$request.header.Authorization\"",
+                );
+            }
+            let mut audience = auth.audience.get_ref().clone();
+            audience.sort();
+            audience.dedup();
+            authorizers.insert(
+                auth_name.get_ref().clone(),
+                AuthorizerSpec {
+                    issuer: auth.issuer.get_ref().clone(),
+                    audience,
+                    identity_source: identity,
+                },
+            );
+        }
+        let stage = api.stage.map(|stage| {
+            let stage = stage.into_inner();
+            let stage_name = stage.name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| "$default".into());
+            if let Some(n) = &stage.name {
+                let ok = stage_name == "$default"
+                    || (!stage_name.is_empty()
+                        && stage_name.len() <= 128
+                        && stage_name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'));
+                c.check(n, ok, format!("`{stage_name}` is not a stage name"), "use \"$default\" or letters, digits, - and _");
+            }
+            let throttle = stage.throttle.get_ref();
+            let rate = *throttle.rate.get_ref();
+            let burst = *throttle.burst.get_ref();
+            c.check(
+                &throttle.rate,
+                rate.is_finite() && rate > 0.0 && rate <= 1_000_000.0,
+                format!("throttle rate {rate} must be positive"),
+                "an unset or zero rate makes API Gateway refuse every request; the seed uses 100",
+            );
+            c.check(
+                &throttle.burst,
+                (1..=1_000_000).contains(&burst),
+                format!("throttle burst {burst} must be at least 1"),
+                "the seed uses 200",
+            );
+            if let Some(log) = &stage.access_log {
+                check_ref(c, log, &log_group_names, "log_group");
+            }
+            StageSpec {
+                name: stage_name,
+                auto_deploy: stage.auto_deploy.unwrap_or(true),
+                throttle_rate: rate,
+                throttle_burst: burst.clamp(0, i32::MAX as i64) as i32,
+                access_log: stage.access_log.map(Spanned::into_inner),
+            }
+        });
+        let mut routes = BTreeMap::new();
+        for (route_key, route) in &api.routes {
+            check_route_key(c, route_key);
+            let auth = route.get_ref().auth.get_ref().clone();
+            let authorizer = if auth == "none" {
+                None
+            } else {
+                if !authorizers.contains_key(&auth) {
+                    let declared: Vec<&String> = authorizers.keys().collect();
+                    c.check(
+                        &route.get_ref().auth,
+                        false,
+                        format!("route `{}` uses auth `{auth}`, which is not an authorizer of [api.{}]", route_key.get_ref(), key.get_ref()),
+                        &format!("use \"none\" or one of {declared:?}, declared as [api.{}.authorizer.<name>]", key.get_ref()),
+                    );
+                }
+                Some(auth)
+            };
+            routes.insert(route_key.get_ref().clone(), RouteSpec { authorizer });
+        }
+        apis.insert(
+            key.into_inner(),
+            ApiSpec {
+                name: api.name.into_inner(),
+                backend: api.backend.into_inner(),
+                authorizers,
+                stage,
+                routes,
+            },
+        );
+    }
+
+    let drift_ignore = raw
+        .drift
+        .map(|d| d.ignore.into_iter().map(Spanned::into_inner).collect())
+        .unwrap_or_default();
+
+    Spec {
+        file: PathBuf::from(c.file),
+        project: name,
+        region,
+        tags,
+        roles,
+        security_groups,
+        instances,
+        log_groups,
+        apis,
+        drift_ignore,
+    }
+}
+
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|ch| ch.is_ascii_digit()))
+}
+
+/// A table name becomes part of AWS names and addresses.
+fn check_local_name(c: &mut Checker, key: &Spanned<String>, kind: &str, project: &str) {
+    let k = key.get_ref();
+    let ok = !k.is_empty()
+        && k.len() <= 24
+        && k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+    c.check(
+        key,
+        ok,
+        format!("`{k}` is not a usable name for a {kind}"),
+        &format!("use up to 24 letters, digits, - and _; AWS names are \"{project}-<name>\""),
+    );
+}
+
+fn check_ref(c: &mut Checker, reference: &Spanned<String>, declared: &BTreeSet<String>, kind: &str) {
+    let name = reference.get_ref();
+    if !declared.contains(name) {
+        let hint = if declared.is_empty() {
+            format!("declare it as [{kind}.{name}]")
+        } else {
+            let list: Vec<&String> = declared.iter().collect();
+            format!("declared {kind} names: {list:?}")
+        };
+        c.check(reference, false, format!("`{name}` does not name a declared [{kind}.*]"), &hint);
+    }
+}
+
+fn check_rule(c: &mut Checker, rule: &Spanned<RawRule>) -> Option<Rule> {
+    let r = rule.get_ref();
+    let before = c.problems.len();
+    let proto = r.protocol.get_ref().to_ascii_lowercase();
+    let proto = match proto.as_str() {
+        "all" | "-1" => "-1".to_string(),
+        "tcp" | "udp" | "icmp" | "icmpv6" => proto,
+        other if other.parse::<u8>().is_ok() => other.to_string(),
+        _ => {
+            c.check(&r.protocol, false, format!("`{}` is not a protocol", r.protocol.get_ref()), "use \"tcp\", \"udp\", \"icmp\" or \"-1\" (all)");
+            proto
+        }
+    };
+    c.check(
+        &r.cidr,
+        is_cidr(r.cidr.get_ref()),
+        format!("`{}` is not a CIDR block", r.cidr.get_ref()),
+        "write an address with a prefix length, e.g. \"10.0.0.0/16\" or \"0.0.0.0/0\"",
+    );
+    let (from, to) = match (&r.port, &r.from_port, &r.to_port) {
+        (Some(p), None, None) => (Some(p), Some(p)),
+        (None, Some(f), Some(t)) => (Some(f), Some(t)),
+        (None, None, None) => (None, None),
+        _ => {
+            c.check(rule, false, "give either `port` or both `from_port` and `to_port`", "");
+            (None, None)
+        }
+    };
+    let ports_needed = proto == "tcp" || proto == "udp";
+    if ports_needed && from.is_none() && c.problems.len() == before {
+        c.check(rule, false, format!("a {proto} rule needs `port` or `from_port`/`to_port`"), "e.g. port = 80");
+    }
+    let min = if proto.starts_with("icmp") { -1 } else { 0 };
+    for p in [from, to].into_iter().flatten() {
+        c.check(p, (min..=65535).contains(p.get_ref()), format!("port {} is out of range", p.get_ref()), "ports run from 0 to 65535");
+    }
+    if proto == "-1" && from.is_some() {
+        c.check(rule, false, "protocol \"-1\" (all) covers every port; remove the port", "");
+    }
+    if let (Some(f), Some(t)) = (from, to) {
+        if f.get_ref() > t.get_ref() {
+            c.check(f, false, "from_port is greater than to_port", "");
+        }
+    }
+    if c.problems.len() != before {
+        return None;
+    }
+    let (from_port, to_port) = if proto == "-1" {
+        (None, None)
+    } else {
+        (from.map(|p| *p.get_ref() as i32), to.map(|p| *p.get_ref() as i32))
+    };
+    Some(Rule {
+        protocol: proto,
+        from_port,
+        to_port,
+        cidr: normalize_cidr(r.cidr.get_ref()),
+    })
+}
+
+fn is_cidr(text: &str) -> bool {
+    let Some((addr, len)) = text.split_once('/') else {
+        return false;
+    };
+    let Ok(len) = len.parse::<u8>() else {
+        return false;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => len <= 32,
+        Ok(std::net::IpAddr::V6(_)) => len <= 128,
+        Err(_) => false,
+    }
+}
+
+fn normalize_cidr(text: &str) -> String {
+    text.to_ascii_lowercase()
+}
+
+fn check_route_key(c: &mut Checker, key: &Spanned<String>) {
+    let k = key.get_ref();
+    if k == "$default" {
+        return;
+    }
+    let hint = "write `METHOD /path`, e.g. \"GET /health\" or \"ANY /jobs/{proxy+}\", or \"$default\"";
+    let Some((method, path)) = k.split_once(' ') else {
+        c.check(key, false, format!("route key `{k}` is not `METHOD /path`"), hint);
+        return;
+    };
+    if !ROUTE_METHODS.contains(&method) {
+        c.check(key, false, format!("route key `{k}`: `{method}` is not a method API Gateway routes"), &format!("use one of {ROUTE_METHODS:?}"));
+        return;
+    }
+    if !path.starts_with('/') || path.contains(' ') || path.contains("//") || (path.len() > 1 && path.ends_with('/')) {
+        c.check(key, false, format!("route key `{k}`: `{path}` is not a route path"), hint);
+        return;
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.is_empty() && path != "/" {
+            c.check(key, false, format!("route key `{k}` has an empty path segment"), hint);
+            return;
+        }
+        if seg.starts_with('{') || seg.ends_with('}') || seg.contains('{') || seg.contains('}') {
+            let inner = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+            let Some(inner) = inner else {
+                c.check(key, false, format!("route key `{k}`: segment `{seg}` is not a path parameter"), "a parameter is a whole segment, e.g. {id}");
+                return;
+            };
+            let (name, greedy) = match inner.strip_suffix('+') {
+                Some(n) => (n, true),
+                None => (inner, false),
+            };
+            if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                c.check(key, false, format!("route key `{k}`: `{seg}` is not a valid parameter name"), "");
+                return;
+            }
+            if greedy && i != last {
+                c.check(key, false, format!("route key `{k}`: greedy parameter `{seg}` must be the last segment"), "API Gateway accepts {name+} only at the end of the path");
+                return;
+            }
+        } else if !seg.chars().all(|ch| ch.is_ascii_alphanumeric() || "-._~".contains(ch)) {
+            c.check(key, false, format!("route key `{k}`: segment `{seg}` has characters API Gateway rejects"), hint);
+            return;
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Reading and writing the state file safely.
+//!
+//! Guarantees:
+//! - A write never leaves a half-written file: the new version goes to a temp
+//!   file in the same folder, is fsynced, and renamed over the old one; the
+//!   folder is fsynced after.
+//! - The previous version is kept as `<file>.backup`, written the same way.
+//! - The file is mode 0600.
+//! - Only the holder of `<file>.lock` writes. The lock is taken with
+//!   `O_CREAT|O_EXCL`, so two processes cannot both hold it.
+//! - A file that does not parse, comes from a newer gwctl, or belongs to
+//!   another lineage is refused and left as it is.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{now_rfc3339, State, STATE_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state file {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "state file {} is not valid gwctl state ({detail}); it was left untouched.\n\
+         If it was damaged, the previous version is in {}.backup: inspect it, then copy it over the state file",
+        path.display(), path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "state file {} has format version {found}, newer than this gwctl understands ({STATE_VERSION}); \
+         it was left untouched. Use gwctl {written_by} or newer",
+        path.display()
+    )]
+    TooNew { path: PathBuf, found: u32, written_by: String },
+    #[error(
+        "state file {} belongs to lineage {found}, not {expected}: it is another stack's state; refusing to overwrite it",
+        path.display()
+    )]
+    Lineage { path: PathBuf, expected: String, found: String },
+    #[error("cannot write state file {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error(
+        "state is locked by {}\n  lock file: {}\n  {}",
+        holder.describe(), path.display(), holder.advice()
+    )]
+    Locked { path: PathBuf, holder: LockInfo },
+    #[error("lock file {} is unreadable: {detail}; if no gwctl is running, remove it", path.display())]
+    BadLock { path: PathBuf, detail: String },
+    #[error("no lock with id {id} on {}; the current lock is {}", path.display(), current.as_ref().map(|c| c.id.as_str()).unwrap_or("none"))]
+    UnlockMismatch { path: PathBuf, id: String, current: Option<LockInfo> },
+}
+
+/// The content of a lock file: who holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub pid: u32,
+    pub host: String,
+    pub command: String,
+    pub created: String,
+}
+
+impl LockInfo {
+    fn describe(&self) -> String {
+        format!(
+            "`{}` (pid {} on {}, since {}, lock id {})",
+            self.command, self.pid, self.host, self.created, self.id
+        )
+    }
+
+    /// Whether the holder is a process of this host that no longer exists.
+    pub fn holder_is_dead(&self) -> bool {
+        self.host == hostname() && !pid_alive(self.pid)
+    }
+
+    fn advice(&self) -> String {
+        if self.holder_is_dead() {
+            format!(
+                "that process is no longer running; if no other gwctl is, run `gwctl force-unlock {}`",
+                self.id
+            )
+        } else {
+            "wait for it to finish, or pass --lock-timeout 30s to wait".to_string()
+        }
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks whether the process exists.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is valid for writes of its length.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown-host".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// A locked state file open for writing. The lock is released on drop.
+pub struct Store {
+    path: PathBuf,
+    lock_path: PathBuf,
+    lock_id: String,
+    lineage: Option<String>,
+}
+
+pub fn lock_path(path: &Path) -> PathBuf {
+    append(path, ".lock")
+}
+
+fn append(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Reads the state at `path` without locking: `None` when there is none.
+/// The file is replaced by rename, so a reader sees one whole version.
+pub fn read(path: &Path) -> Result<Option<State>, StateError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StateError::Read { path: path.into(), source }),
+    };
+    let probe: serde_json::Value = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+        path: path.into(),
+        detail: e.to_string(),
+    })?;
+    let version = probe.get("version").and_then(|v| v.as_u64()).ok_or_else(|| StateError::Corrupt {
+        path: path.into(),
+        detail: "no \"version\" field".into(),
+    })?;
+    if version > STATE_VERSION as u64 {
+        return Err(StateError::TooNew {
+            path: path.into(),
+            found: version as u32,
+            written_by: probe.get("gwctl_version").and_then(|v| v.as_str()).unwrap_or("?").to_string(),
+        });
+    }
+    let state: State = serde_json::from_value(probe).map_err(|e| StateError::Corrupt {
+        path: path.into(),
+        detail: e.to_string(),
+    })?;
+    Ok(Some(state))
+}
+
+impl Store {
+    /// Takes the lock on `path` (waiting up to `timeout`) and loads the state,
+    /// or a new empty one when the file does not exist.
+    pub fn open(path: &Path, command: &str, timeout: Duration) -> Result<(Store, State), StateError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|source| StateError::Write { path: path.into(), source })?;
+        }
+        let lock_path = lock_path(path);
+        let info = LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            pid: std::process::id(),
+            host: hostname(),
+            command: command.to_string(),
+            created: now_rfc3339(),
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&lock_path) {
+                Ok(mut f) => {
+                    let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
+                    f.write_all(&body)
+                        .and_then(|_| f.sync_all())
+                        .map_err(|source| StateError::Write { path: lock_path.clone(), source })?;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if Instant::now() >= deadline {
+                        let holder = read_lock(&lock_path)?;
+                        return Err(StateError::Locked { path: lock_path, holder });
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(source) => return Err(StateError::Write { path: lock_path, source }),
+            }
+        }
+        let mut store = Store {
+            path: path.to_path_buf(),
+            lock_path,
+            lock_id: info.id,
+            lineage: None,
+        };
+        let state = read(path)?.unwrap_or_default();
+        store.lineage = Some(state.lineage.clone());
+        Ok((store, state))
+    }
+
+    /// Writes `state` as the next serial. Refuses when the file on disk has
+    /// meanwhile been replaced by another lineage.
+    pub fn save(&mut self, state: &mut State) -> Result<(), StateError> {
+        let current = match read(&self.path) {
+            Ok(c) => c,
+            Err(StateError::Corrupt { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(current) = &current {
+            if Some(&current.lineage) != self.lineage.as_ref() {
+                return Err(StateError::Lineage {
+                    path: self.path.clone(),
+                    expected: self.lineage.clone().unwrap_or_default(),
+                    found: current.lineage.clone(),
+                });
+            }
+        }
+        state.serial += 1;
+        state.gwctl_version = env!("CARGO_PKG_VERSION").to_string();
+        let body = serde_json::to_vec_pretty(state).map_err(|e| StateError::Write {
+            path: self.path.clone(),
+            source: io::Error::other(e),
+        })?;
+        if let Ok(previous) = fs::read(&self.path) {
+            write_atomic(&append(&self.path, ".backup"), &previous)
+                .map_err(|source| StateError::Write { path: self.path.clone(), source })?;
+        }
+        write_atomic(&self.path, &body).map_err(|source| StateError::Write { path: self.path.clone(), source })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Ok(info) = read_lock(&self.lock_path) {
+            if info.id == self.lock_id {
+                let _ = fs::remove_file(&self.lock_path);
+            }
+        }
+    }
+}
+
+fn read_lock(path: &Path) -> Result<LockInfo, StateError> {
+    let text = fs::read_to_string(path).map_err(|e| StateError::BadLock { path: path.into(), detail: e.to_string() })?;
+    serde_json::from_str(&text).map_err(|e| StateError::BadLock { path: path.into(), detail: e.to_string() })
+}
+
+/// Removes the lock on `state_path` if its id is `id`.
+pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, StateError> {
+    let path = lock_path(state_path);
+    let current = match read_lock(&path) {
+        Ok(info) => info,
+        Err(_) if !path.exists() => {
+            return Err(StateError::UnlockMismatch { path, id: id.into(), current: None })
+        }
+        Err(e) => return Err(e),
+    };
+    if current.id != id {
+        return Err(StateError::UnlockMismatch { path, id: id.into(), current: Some(current) });
+    }
+    fs::remove_file(&path).map_err(|source| StateError::Write { path: path.clone(), source })?;
+    Ok(current)
+}
+
+fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
