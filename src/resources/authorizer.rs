@@ -1,0 +1,110 @@
+//! `authorizer`: a JWT authorizer of an HTTP API (Cognito issuer and
+//! audience). id = authorizer id.
+
+use aws_sdk_apigatewayv2::types::{AuthorizerType, JwtConfiguration};
+use serde_json::{json, Value};
+
+use super::api::read_children;
+use super::*;
+use crate::aws::{err, Aws, AwsError};
+use crate::graph::{address, Node, Source};
+
+pub const FORCE_NEW: &[&str] = &["api_id", "type"];
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let Source::Authorizer { api, name } = &node.source else { return Attrs::new() };
+    let Some(auth) = env.spec.apis.get(api).and_then(|a| a.authorizers.get(name)) else { return Attrs::new() };
+    json!({
+        "api_id": env.id(&address::api(api)),
+        "name": name,
+        "type": "JWT",
+        "identity_source": [auth.identity_source],
+        "issuer": auth.issuer,
+        "audience": auth.audience,
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+fn strings(attrs: &Attrs, key: &str) -> Vec<String> {
+    attrs.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+fn jwt(attrs: &Attrs) -> JwtConfiguration {
+    JwtConfiguration::builder().issuer(s(attrs, "issuer")).set_audience(Some(strings(attrs, "audience"))).build()
+}
+
+pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    let api_id = s(want, "api_id");
+    let out = aws
+        .apigw
+        .create_authorizer()
+        .api_id(api_id)
+        .name(s(want, "name"))
+        .authorizer_type(AuthorizerType::Jwt)
+        .set_identity_source(Some(strings(want, "identity_source")))
+        .jwt_configuration(jwt(want))
+        .send()
+        .await
+        .map_err(err("apigateway:CreateAuthorizer"))?;
+    let id = out.authorizer_id().unwrap_or_default().to_string();
+    let attrs = read_back(aws, api_id, &id).await?;
+    Ok(Known { id, attrs })
+}
+
+async fn read_back(aws: &Aws, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
+    let item = ReadItem { address: String::new(), id: id.into(), attrs: json!({"api_id": api_id}).as_object().cloned().unwrap_or_default() };
+    read(aws, std::slice::from_ref(&item))
+        .await?
+        .remove("")
+        .flatten()
+        .ok_or_else(|| AwsError::other("apigateway:GetAuthorizers", format!("authorizer {id} of API {api_id} not found")))
+}
+
+/// One paginated GetAuthorizers per API.
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    read_children(items, |api_id, token| async move {
+        let out = aws.apigw.get_authorizers().api_id(&api_id).set_next_token(token).send().await.map_err(err("apigateway:GetAuthorizers"))?;
+        let page = out.items().iter().map(|a| (a.authorizer_id().unwrap_or_default().to_string(), observed(a))).collect();
+        Ok((page, out.next_token().map(str::to_string)))
+    })
+    .await
+}
+
+pub fn observed(a: &aws_sdk_apigatewayv2::types::Authorizer) -> Attrs {
+    let mut audience: Vec<String> = a.jwt_configuration().map(|j| j.audience().to_vec()).unwrap_or_default();
+    audience.sort();
+    json!({
+        "name": a.name(),
+        "type": a.authorizer_type().map(|t| t.as_str()),
+        "identity_source": a.identity_source(),
+        "issuer": a.jwt_configuration().and_then(|j| j.issuer()),
+        "audience": audience,
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    let api_id = s(after, "api_id");
+    if ["name", "identity_source", "issuer", "audience"].iter().any(|k| changed(before, after, k)) {
+        aws.apigw
+            .update_authorizer()
+            .api_id(api_id)
+            .authorizer_id(id)
+            .name(s(after, "name"))
+            .set_identity_source(Some(strings(after, "identity_source")))
+            .jwt_configuration(jwt(after))
+            .send()
+            .await
+            .map_err(err("apigateway:UpdateAuthorizer"))?;
+    }
+    read_back(aws, api_id, id).await
+}
+
+pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
+    aws.apigw.delete_authorizer().api_id(s(attrs, "api_id")).authorizer_id(id).send().await.map_err(err("apigateway:DeleteAuthorizer"))?;
+    Ok(())
+}

@@ -1,0 +1,427 @@
+//! `instance`: one EC2 instance. IMDSv2 required and the root volume
+//! encrypted unless the spec says otherwise; user data from a file.
+//! id = instance id.
+//!
+//! Contracts:
+//! - Create is idempotent: RunInstances carries the token recorded in the
+//!   state before the call, and an instance already tagged with this address
+//!   is adopted instead of launching a second one.
+//! - The AMI is pinned: see [`resolve_amis`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_ec2::client::Waiters;
+use aws_sdk_ec2::types::{
+    AttributeValue, BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
+    InstanceAttributeName, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceStateName,
+    ResourceType, TagSpecification,
+};
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::security_group::{ec2_tags, update_tags};
+use super::*;
+use crate::aws::{err, retry_while, Aws, AwsError};
+use crate::graph::{address, Node, Source};
+use crate::spec::AmiSource;
+use crate::state::State;
+
+pub const FORCE_NEW: &[&str] = &["ami", "user_data", "root_volume_encrypted", "root_volume_size", "subnet_id"];
+
+/// How long RunInstances is retried while IAM has not yet propagated a new
+/// instance profile to EC2.
+const PROFILE_PROPAGATION: Duration = Duration::from_secs(120);
+/// How long to wait for an instance to reach running, stopped or terminated.
+const STATE_WAIT: Duration = Duration::from_secs(600);
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let Source::Instance(name) = &node.source else { return Attrs::new() };
+    let Some(inst) = env.spec.instances.get(name) else { return Attrs::new() };
+    let ami = env.lookups.amis.get(&node.address).cloned().map(Value::String).unwrap_or(json!(UNKNOWN));
+    let groups: Vec<Value> = inst.security_groups.iter().map(|g| env.id(&address::security_group(g))).collect();
+    let groups = if groups.iter().any(is_unknown) {
+        json!(UNKNOWN)
+    } else {
+        let mut ids: Vec<String> = groups.iter().filter_map(|g| g.as_str().map(str::to_string)).collect();
+        ids.sort();
+        json!(ids)
+    };
+    let mut attrs = json!({
+        "ami": ami,
+        "ami_source": inst.ami.as_spec_str(),
+        "instance_type": inst.instance_type,
+        "iam_instance_profile": inst.role.as_ref().map(|r| env.spec.aws_name(r)),
+        "security_groups": groups,
+        "user_data": inst.user_data.as_ref().map(|u| user_data_digest(&u.bytes)),
+        "metadata_http_tokens": if inst.require_imdsv2 { "required" } else { "optional" },
+        "root_volume_encrypted": inst.encrypt_root_volume,
+        "state": "running",
+        "tags": env.tags(&node.address, &[("Name", env.spec.aws_name(name))]),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default();
+    if let Some(size) = inst.root_volume_size {
+        attrs.insert("root_volume_size".into(), json!(size));
+    }
+    if let Some(subnet) = &inst.subnet_id {
+        attrs.insert("subnet_id".into(), json!(subnet));
+    }
+    if let Some(ud) = &inst.user_data {
+        // Sent with RunInstances; never stored (user data may hold secrets).
+        attrs.insert("_user_data".into(), json!(base64::engine::general_purpose::STANDARD.encode(&ud.bytes)));
+    }
+    attrs
+}
+
+/// How user data appears in plans and state: its size and hash, not its text.
+pub fn user_data_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex} ({} bytes)", bytes.len())
+}
+
+/// AMI id per instance address. While the spec names the source recorded in
+/// the state, the recorded AMI is kept, so a new release behind an `ssm:`
+/// parameter does not replace a running instance; a changed source resolves
+/// anew.
+pub async fn resolve_amis(aws: &Aws, spec: &crate::spec::Spec, state: &State) -> Result<HashMap<String, String>, AwsError> {
+    let mut out = HashMap::new();
+    let mut to_fetch: Vec<(String, String)> = Vec::new();
+    for (name, inst) in &spec.instances {
+        let addr = address::instance(name);
+        let source = inst.ami.as_spec_str();
+        let pinned = state
+            .get(&addr)
+            .filter(|r| s(&r.attributes, "ami_source") == source)
+            .map(|r| s(&r.attributes, "ami").to_string())
+            .filter(|ami| !ami.is_empty());
+        match (pinned, &inst.ami) {
+            (Some(ami), _) => {
+                out.insert(addr, ami);
+            }
+            (None, AmiSource::Id(id)) => {
+                out.insert(addr, id.clone());
+            }
+            (None, AmiSource::Ssm(path)) => to_fetch.push((addr, path.clone())),
+        }
+    }
+    let fetched = futures::future::try_join_all(to_fetch.into_iter().map(|(addr, path)| async move {
+        let param = aws.ssm.get_parameter().name(&path).send().await.map_err(err("ssm:GetParameter"))?;
+        let value = param.parameter().and_then(|p| p.value()).unwrap_or_default().to_string();
+        if !value.starts_with("ami-") {
+            return Err(AwsError::other("ssm:GetParameter", format!("parameter {path} holds {value:?}, not an AMI id")));
+        }
+        Ok((addr, value))
+    }))
+    .await?;
+    out.extend(fetched);
+    Ok(out)
+}
+
+pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Result<Known, AwsError> {
+    if let Some(id) = find_tagged(aws, address).await? {
+        let current = read_ids(aws, &[id.clone()]).await?.remove(&id).flatten().unwrap_or_default();
+        let attrs = update(aws, &id, &current, want).await?;
+        return Ok(Known { id, attrs: with_source(attrs, want) });
+    }
+    let ami = s(want, "ami");
+    let image = aws.ec2.describe_images().image_ids(ami).send().await.map_err(err("ec2:DescribeImages"))?;
+    let root_device = image
+        .images()
+        .first()
+        .and_then(|i| i.root_device_name().map(str::to_string))
+        .ok_or_else(|| AwsError::other("ec2:DescribeImages", format!("AMI {ami} does not exist in {}", aws.region)))?;
+    let ebs = EbsBlockDevice::builder()
+        .encrypted(want.get("root_volume_encrypted").and_then(Value::as_bool).unwrap_or(true))
+        .delete_on_termination(true)
+        .set_volume_size(want.get("root_volume_size").and_then(Value::as_i64).map(|v| v as i32))
+        .build();
+    let groups: Vec<String> = want
+        .get("security_groups")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let tokens = if s(want, "metadata_http_tokens") == "optional" { HttpTokensState::Optional } else { HttpTokensState::Required };
+    let profile = want.get("iam_instance_profile").and_then(Value::as_str);
+    let user_data = want.get("_user_data").and_then(Value::as_str);
+    let subnet = want.get("subnet_id").and_then(Value::as_str);
+    let tags = ec2_tags(want);
+    let reservation = retry_while(&["InvalidParameterValue"], Some("iamInstanceProfile"), PROFILE_PROPAGATION, || async {
+        aws.ec2
+            .run_instances()
+            .client_token(token)
+            .image_id(ami)
+            .instance_type(s(want, "instance_type").into())
+            .min_count(1)
+            .max_count(1)
+            .set_security_group_ids((!groups.is_empty()).then(|| groups.clone()))
+            .set_subnet_id(subnet.map(str::to_string))
+            .set_iam_instance_profile(profile.map(|p| IamInstanceProfileSpecification::builder().name(p).build()))
+            .set_user_data(user_data.map(str::to_string))
+            .metadata_options(
+                InstanceMetadataOptionsRequest::builder().http_tokens(tokens.clone()).http_endpoint(InstanceMetadataEndpointState::Enabled).build(),
+            )
+            .block_device_mappings(BlockDeviceMapping::builder().device_name(&root_device).ebs(ebs.clone()).build())
+            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Instance).set_tags(Some(tags.clone())).build())
+            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Volume).set_tags(Some(tags.clone())).build())
+            .send()
+            .await
+            .map_err(err("ec2:RunInstances"))
+    })
+    .await?;
+    let id = reservation
+        .instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::other("ec2:RunInstances", "RunInstances returned no instance"))?;
+    wait_running(aws, &id).await?;
+    let attrs = read_ids(aws, &[id.clone()])
+        .await?
+        .remove(&id)
+        .flatten()
+        .ok_or_else(|| AwsError::other("ec2:DescribeInstances", format!("instance {id} terminated right after launch")))?;
+    Ok(Known { id, attrs: with_source(attrs, want) })
+}
+
+fn with_source(mut attrs: Attrs, want: &Attrs) -> Attrs {
+    if let Some(src) = want.get("ami_source") {
+        attrs.insert("ami_source".into(), src.clone());
+    }
+    attrs
+}
+
+/// A live instance that carries this address's tag.
+async fn find_tagged(aws: &Aws, address: &str) -> Result<Option<String>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .filters(Filter::builder().name("tag:gwctl:address").values(address).build())
+        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeInstances"))?;
+    Ok(out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.instance_id().map(str::to_string)))
+}
+
+async fn wait_running(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .wait_until_instance_running()
+        .instance_ids(id)
+        .wait(STATE_WAIT)
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not reach running: {}", aws_smithy_types::error::display::DisplayErrorContext(e))))
+}
+
+async fn wait_stopped(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .wait_until_instance_stopped()
+        .instance_ids(id)
+        .wait(STATE_WAIT)
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not stop: {}", aws_smithy_types::error::display::DisplayErrorContext(e))))
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let mut found = read_ids(aws, &ids).await?;
+    Ok(items
+        .iter()
+        .map(|i| {
+            let attrs = found.remove(&i.id).flatten().map(|a| with_source(a, &i.attrs));
+            (i.address.clone(), attrs)
+        })
+        .collect())
+}
+
+/// One DescribeInstances and one DescribeVolumes for all instances, then the
+/// user data of each (EC2 has no batched read for it).
+async fn read_ids(aws: &Aws, ids: &[String]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let mut out: HashMap<String, Option<Attrs>> = ids.iter().map(|id| (id.clone(), None)).collect();
+    let mut instances = Vec::new();
+    let mut pages = aws
+        .ec2
+        .describe_instances()
+        .filters(Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for r in page.map_err(err("ec2:DescribeInstances"))?.reservations() {
+            instances.extend(r.instances().iter().cloned());
+        }
+    }
+    instances.retain(|i| {
+        !matches!(i.state().and_then(|s| s.name()), Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown))
+    });
+    let root_volumes: Vec<String> = instances
+        .iter()
+        .filter_map(|i| {
+            let root = i.root_device_name()?;
+            i.block_device_mappings().iter().find(|m| m.device_name() == Some(root))?.ebs()?.volume_id().map(str::to_string)
+        })
+        .collect();
+    let volumes = async {
+        if root_volumes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let out = aws
+            .ec2
+            .describe_volumes()
+            .filters(Filter::builder().name("volume-id").set_values(Some(root_volumes.clone())).build())
+            .send()
+            .await
+            .map_err(err("ec2:DescribeVolumes"))?;
+        Ok::<_, AwsError>(
+            out.volumes()
+                .iter()
+                .filter_map(|v| Some((v.volume_id()?.to_string(), (v.encrypted().unwrap_or(false), v.size().unwrap_or(0)))))
+                .collect::<HashMap<_, _>>(),
+        )
+    };
+    let user_data = futures::future::try_join_all(instances.iter().filter_map(|i| i.instance_id()).map(|id| async move {
+        let out = aws
+            .ec2
+            .describe_instance_attribute()
+            .instance_id(id)
+            .attribute(InstanceAttributeName::UserData)
+            .send()
+            .await
+            .map_err(err("ec2:DescribeInstanceAttribute"))?;
+        let digest = out
+            .user_data()
+            .and_then(|v| v.value())
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .map(|bytes| user_data_digest(&bytes));
+        Ok::<_, AwsError>((id.to_string(), digest))
+    }));
+    let (volumes, user_data) = futures::join!(volumes, user_data);
+    let volumes = volumes?;
+    let user_data: HashMap<String, Option<String>> = user_data?.into_iter().collect();
+    for i in &instances {
+        let Some(id) = i.instance_id() else { continue };
+        let root = i.root_device_name().and_then(|root| i.block_device_mappings().iter().find(|m| m.device_name() == Some(root)));
+        let volume = root.and_then(|m| m.ebs()).and_then(|e| e.volume_id()).and_then(|v| volumes.get(v));
+        let mut groups: Vec<String> = i.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
+        groups.sort();
+        let profile = i.iam_instance_profile().and_then(|p| p.arn()).map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string());
+        let state = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string());
+        let attrs = json!({
+            "ami": i.image_id(),
+            "instance_type": i.instance_type().map(|t| t.as_str()),
+            "iam_instance_profile": profile,
+            "security_groups": groups,
+            "user_data": user_data.get(id).cloned().flatten(),
+            "metadata_http_tokens": i.metadata_options().and_then(|m| m.http_tokens()).map(|t| t.as_str()),
+            "root_volume_encrypted": volume.map(|v| v.0),
+            "root_volume_size": volume.map(|v| v.1),
+            "subnet_id": i.subnet_id(),
+            "state": state,
+            "public_ip": i.public_ip_address(),
+            "public_dns": i.public_dns_name(),
+            "private_ip": i.private_ip_address(),
+            "tags": tags_value(i.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or("")))),
+        });
+        out.insert(id.to_string(), attrs.as_object().cloned());
+    }
+    Ok(out)
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    let want_running = s(after, "state") == "running";
+    if changed(before, after, "instance_type") {
+        aws.ec2.stop_instances().instance_ids(id).send().await.map_err(err("ec2:StopInstances"))?;
+        wait_stopped(aws, id).await?;
+        aws.ec2
+            .modify_instance_attribute()
+            .instance_id(id)
+            .instance_type(AttributeValue::builder().value(s(after, "instance_type")).build())
+            .send()
+            .await
+            .map_err(err("ec2:ModifyInstanceAttribute"))?;
+        if want_running {
+            aws.ec2.start_instances().instance_ids(id).send().await.map_err(err("ec2:StartInstances"))?;
+            wait_running(aws, id).await?;
+        }
+    } else if want_running && s(before, "state") != "running" && !before.is_empty() {
+        if s(before, "state") == "stopping" {
+            wait_stopped(aws, id).await?;
+        }
+        aws.ec2.start_instances().instance_ids(id).send().await.map_err(err("ec2:StartInstances"))?;
+        wait_running(aws, id).await?;
+    }
+    if changed(before, after, "security_groups") {
+        let groups: Vec<String> =
+            after["security_groups"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        aws.ec2.modify_instance_attribute().instance_id(id).set_groups(Some(groups)).send().await.map_err(err("ec2:ModifyInstanceAttribute"))?;
+    }
+    if changed(before, after, "iam_instance_profile") {
+        set_profile(aws, id, after.get("iam_instance_profile").and_then(Value::as_str)).await?;
+    }
+    if changed(before, after, "metadata_http_tokens") {
+        let tokens = if s(after, "metadata_http_tokens") == "optional" { HttpTokensState::Optional } else { HttpTokensState::Required };
+        aws.ec2.modify_instance_metadata_options().instance_id(id).http_tokens(tokens).send().await.map_err(err("ec2:ModifyInstanceMetadataOptions"))?;
+    }
+    update_tags(aws, id, before, after).await?;
+    let attrs = read_ids(aws, &[id.to_string()])
+        .await?
+        .remove(id)
+        .flatten()
+        .ok_or_else(|| AwsError::other("ec2:DescribeInstances", format!("instance {id} vanished while being updated")))?;
+    Ok(with_source(attrs, after))
+}
+
+async fn set_profile(aws: &Aws, id: &str, profile: Option<&str>) -> Result<(), AwsError> {
+    let assoc = aws
+        .ec2
+        .describe_iam_instance_profile_associations()
+        .filters(Filter::builder().name("instance-id").values(id).build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeIamInstanceProfileAssociations"))?;
+    let current = assoc.iam_instance_profile_associations().first().and_then(|a| a.association_id()).map(str::to_string);
+    match (current, profile) {
+        (Some(assoc), Some(name)) => {
+            aws.ec2
+                .replace_iam_instance_profile_association()
+                .association_id(assoc)
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(name).build())
+                .send()
+                .await
+                .map_err(err("ec2:ReplaceIamInstanceProfileAssociation"))?;
+        }
+        (None, Some(name)) => {
+            retry_while(&["InvalidParameterValue"], Some("nstance"), PROFILE_PROPAGATION, || async {
+                aws.ec2
+                    .associate_iam_instance_profile()
+                    .instance_id(id)
+                    .iam_instance_profile(IamInstanceProfileSpecification::builder().name(name).build())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(err("ec2:AssociateIamInstanceProfile"))
+            })
+            .await?;
+        }
+        (Some(assoc), None) => {
+            aws.ec2.disassociate_iam_instance_profile().association_id(assoc).send().await.map_err(err("ec2:DisassociateIamInstanceProfile"))?;
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
+    aws.ec2.terminate_instances().instance_ids(id).send().await.map_err(err("ec2:TerminateInstances"))?;
+    aws.ec2
+        .wait_until_instance_terminated()
+        .instance_ids(id)
+        .wait(STATE_WAIT)
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not terminate: {}", aws_smithy_types::error::display::DisplayErrorContext(e))))
+}

@@ -1,0 +1,111 @@
+//! `log_group`: a CloudWatch Logs group with its retention. id = group name.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::*;
+use crate::aws::{err, Aws, AwsError};
+use crate::graph::{Node, Source};
+
+pub const FORCE_NEW: &[&str] = &["name"];
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let Source::LogGroup(name) = &node.source else { return Attrs::new() };
+    let Some(lg) = env.spec.log_groups.get(name) else { return Attrs::new() };
+    json!({
+        "name": lg.name,
+        "retention_days": lg.retention_days,
+        "tags": env.tags(&node.address, &[]),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    let name = s(want, "name").to_string();
+    let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
+    let created = aws.logs.create_log_group().log_group_name(&name).set_tags(Some(tags)).send().await.map_err(err("logs:CreateLogGroup"));
+    let before = match created {
+        Ok(_) => json!({"name": name, "retention_days": null, "tags": want.get("tags")}).as_object().cloned().unwrap_or_default(),
+        Err(e) if e.is("ResourceAlreadyExistsException") => {
+            let existing = read_names(aws, std::slice::from_ref(&name)).await?.remove(&name).flatten().unwrap_or_default();
+            if existing.get("tags").and_then(|t| t.get("gwctl:address")) != want.get("tags").and_then(|t| t.get("gwctl:address")) {
+                return Err(AwsError::other(
+                    "logs:CreateLogGroup",
+                    format!("a log group named {name} already exists and is not managed by {address}; delete it or import it"),
+                ));
+            }
+            existing
+        }
+        Err(e) => return Err(e),
+    };
+    let attrs = update(aws, &name, &before, want).await?;
+    Ok(Known { id: name, attrs })
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let names: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let mut found = read_names(aws, &names).await?;
+    Ok(items.iter().map(|i| (i.address.clone(), found.remove(&i.id).flatten())).collect())
+}
+
+/// Reads log groups by name: one paginated DescribeLogGroups per name prefix.
+async fn read_names(aws: &Aws, names: &[String]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let lookups = names.iter().map(|name| async move {
+        let mut pages = aws.logs.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
+        let mut hit = None;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(err("logs:DescribeLogGroups"))?;
+            if let Some(g) = page.log_groups().iter().find(|g| g.log_group_name() == Some(name.as_str())) {
+                hit = Some(g.clone());
+                break;
+            }
+        }
+        let Some(group) = hit else { return Ok::<_, AwsError>((name.clone(), None)) };
+        let arn = group.arn().unwrap_or_default().trim_end_matches(":*").to_string();
+        let tags = aws.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(err("logs:ListTagsForResource"))?;
+        let tags = tags_value(tags.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
+        let attrs = json!({
+            "name": name,
+            "arn": arn,
+            "retention_days": group.retention_in_days(),
+            "tags": tags,
+        });
+        Ok((name.clone(), attrs.as_object().cloned()))
+    });
+    futures::future::try_join_all(lookups).await.map(|v| v.into_iter().collect())
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    if changed(before, after, "retention_days") {
+        match after.get("retention_days").and_then(|v| v.as_i64()) {
+            Some(days) => aws.logs.put_retention_policy().log_group_name(id).retention_in_days(days as i32).send().await.map(|_| ()).map_err(err("logs:PutRetentionPolicy"))?,
+            None => aws.logs.delete_retention_policy().log_group_name(id).send().await.map(|_| ()).map_err(err("logs:DeleteRetentionPolicy"))?,
+        }
+    }
+    let (set, unset) = map_delta(before, after, "tags");
+    let arn_of = |attrs: &Attrs| s(attrs, "arn").to_string();
+    let mut arn = arn_of(before);
+    if (!set.is_empty() || !unset.is_empty()) && arn.is_empty() {
+        arn = read_names(aws, &[id.to_string()]).await?.remove(id).flatten().map(|a| arn_of(&a)).unwrap_or_default();
+    }
+    if !set.is_empty() {
+        let tags: HashMap<String, String> = set.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or("").to_string())).collect();
+        aws.logs.tag_resource().resource_arn(&arn).set_tags(Some(tags)).send().await.map_err(err("logs:TagResource"))?;
+    }
+    if !unset.is_empty() && after.contains_key("tags") {
+        aws.logs.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset)).send().await.map_err(err("logs:UntagResource"))?;
+    }
+    read_names(aws, &[id.to_string()])
+        .await?
+        .remove(id)
+        .flatten()
+        .ok_or_else(|| AwsError::other("logs:DescribeLogGroups", format!("log group {id} vanished while being updated")))
+}
+
+pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
+    aws.logs.delete_log_group().log_group_name(id).send().await.map_err(err("logs:DeleteLogGroup"))?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `route`: one route of an HTTP API, targeting its integration, with the JWT
+//! authorizer or none. id = route id.
+
+use aws_sdk_apigatewayv2::types::AuthorizationType;
+use serde_json::{json, Value};
+
+use super::api::read_children;
+use super::*;
+use crate::aws::{err, Aws, AwsError};
+use crate::graph::{address, Node, Source};
+
+pub const FORCE_NEW: &[&str] = &["api_id", "route_key"];
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let Source::Route { api, route } = &node.source else { return Attrs::new() };
+    let Some(spec_route) = env.spec.apis.get(api).and_then(|a| a.routes.get(route)) else { return Attrs::new() };
+    let integration = env.id(&address::integration(api, route));
+    let target = match integration.as_str() {
+        Some(id) if !is_unknown(&integration) => json!(format!("integrations/{id}")),
+        _ => json!(UNKNOWN),
+    };
+    let (auth_type, authorizer) = match &spec_route.authorizer {
+        Some(name) => ("JWT", env.id(&address::authorizer(api, name))),
+        None => ("NONE", Value::Null),
+    };
+    json!({
+        "api_id": env.id(&address::api(api)),
+        "route_key": route,
+        "target": target,
+        "authorization_type": auth_type,
+        "authorizer_id": authorizer,
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+fn auth_type(attrs: &Attrs) -> AuthorizationType {
+    AuthorizationType::from(s(attrs, "authorization_type"))
+}
+
+pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    let api_id = s(want, "api_id");
+    let out = aws
+        .apigw
+        .create_route()
+        .api_id(api_id)
+        .route_key(s(want, "route_key"))
+        .target(s(want, "target"))
+        .authorization_type(auth_type(want))
+        .set_authorizer_id(want.get("authorizer_id").and_then(Value::as_str).map(str::to_string))
+        .send()
+        .await
+        .map_err(err("apigateway:CreateRoute"))?;
+    let id = out.route_id().unwrap_or_default().to_string();
+    let attrs = read_back(aws, api_id, &id).await?;
+    Ok(Known { id, attrs })
+}
+
+async fn read_back(aws: &Aws, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
+    let item = ReadItem { address: String::new(), id: id.into(), attrs: json!({"api_id": api_id}).as_object().cloned().unwrap_or_default() };
+    read(aws, std::slice::from_ref(&item))
+        .await?
+        .remove("")
+        .flatten()
+        .ok_or_else(|| AwsError::other("apigateway:GetRoutes", format!("route {id} of API {api_id} not found")))
+}
+
+/// One paginated GetRoutes per API.
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    read_children(items, |api_id, token| async move {
+        let out = aws.apigw.get_routes().api_id(&api_id).set_next_token(token).send().await.map_err(err("apigateway:GetRoutes"))?;
+        let page = out.items().iter().map(|r| (r.route_id().unwrap_or_default().to_string(), observed(r))).collect();
+        Ok((page, out.next_token().map(str::to_string)))
+    })
+    .await
+}
+
+pub fn observed(r: &aws_sdk_apigatewayv2::types::Route) -> Attrs {
+    let auth = r.authorization_type().map(|t| t.as_str()).unwrap_or("NONE");
+    json!({
+        "route_key": r.route_key(),
+        "target": r.target(),
+        "authorization_type": auth,
+        "authorizer_id": r.authorizer_id().filter(|id| !id.is_empty()),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    let api_id = s(after, "api_id");
+    if ["target", "authorization_type", "authorizer_id"].iter().any(|k| changed(before, after, k)) {
+        // Authorization NONE clears the authorizer; AWS wants no authorizer id with it.
+        aws.apigw
+            .update_route()
+            .api_id(api_id)
+            .route_id(id)
+            .target(s(after, "target"))
+            .authorization_type(auth_type(after))
+            .set_authorizer_id(after.get("authorizer_id").and_then(Value::as_str).map(str::to_string))
+            .send()
+            .await
+            .map_err(err("apigateway:UpdateRoute"))?;
+    }
+    read_back(aws, api_id, id).await
+}
+
+pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
+    aws.apigw.delete_route().api_id(s(attrs, "api_id")).route_id(id).send().await.map_err(err("apigateway:DeleteRoute"))?;
+    Ok(())
+}

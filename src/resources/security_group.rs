@@ -1,0 +1,245 @@
+//! `security_group`: an EC2 security group whose ingress and egress rules are
+//! authoritative: rules in AWS that the spec does not list are revoked.
+//! id = group id.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::aws::{err, retry_while, Aws, AwsError};
+use crate::graph::{Node, Source};
+use crate::spec::Rule;
+
+pub const FORCE_NEW: &[&str] = &["name", "description", "vpc_id"];
+
+/// How long a delete waits for the group to stop being in use (an instance
+/// that uses it takes minutes to terminate).
+const IN_USE_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let Source::SecurityGroup(name) = &node.source else { return Attrs::new() };
+    let Some(sg) = env.spec.security_groups.get(name) else { return Attrs::new() };
+    let vpc = sg.vpc_id.clone().or_else(|| env.lookups.default_vpc.clone()).map(Value::String).unwrap_or(json!(UNKNOWN));
+    json!({
+        "name": env.spec.aws_name(name),
+        "description": sg.description,
+        "vpc_id": vpc,
+        "ingress": rules_value(sg.ingress.clone()),
+        "egress": rules_value(sg.egress.clone()),
+        "tags": env.tags(&node.address, &[("Name", env.spec.aws_name(name))]),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+fn rules_value(mut rules: Vec<Rule>) -> Value {
+    rules.sort();
+    rules.dedup();
+    serde_json::to_value(rules).unwrap_or_default()
+}
+
+pub async fn default_vpc(aws: &Aws) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("isDefault").values("true").build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeVpcs"))?;
+    out.vpcs()
+        .first()
+        .and_then(|v| v.vpc_id().map(str::to_string))
+        .ok_or_else(|| AwsError::other("ec2:DescribeVpcs", "this region has no default VPC; set vpc_id on each [security_group.*]"))
+}
+
+pub fn ec2_tags(attrs: &Attrs) -> Vec<Tag> {
+    tag_pairs(attrs).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    let name = s(want, "name");
+    let vpc = s(want, "vpc_id");
+    if let Some((id, existing)) = find_adoptable(aws, address, name, vpc).await? {
+        let attrs = update(aws, &id, &existing, want).await?;
+        return Ok(Known { id, attrs });
+    }
+    let out = aws
+        .ec2
+        .create_security_group()
+        .group_name(name)
+        .description(s(want, "description"))
+        .vpc_id(vpc)
+        .tag_specifications(TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(ec2_tags(want))).build())
+        .send()
+        .await
+        .map_err(err("ec2:CreateSecurityGroup"))?;
+    let id = out.group_id().unwrap_or_default().to_string();
+    let created = read_ids(aws, std::slice::from_ref(&id)).await?.remove(&id).flatten().unwrap_or_default();
+    let attrs = update(aws, &id, &created, want).await?;
+    Ok(Known { id, attrs })
+}
+
+/// A group of this name in this VPC made by an interrupted run of this stack.
+async fn find_adoptable(aws: &Aws, address: &str, name: &str, vpc: &str) -> Result<Option<(String, Attrs)>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("group-name").values(name).build())
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeSecurityGroups"))?;
+    let Some(group) = out.security_groups().first() else { return Ok(None) };
+    let ours = group.tags().iter().any(|t| t.key() == Some("gwctl:address") && t.value() == Some(address));
+    if !ours {
+        return Err(AwsError::other(
+            "ec2:CreateSecurityGroup",
+            format!("a security group named {name} already exists in {vpc} and is not managed by {address}"),
+        ));
+    }
+    Ok(Some((group.group_id().unwrap_or_default().to_string(), observed(group))))
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let mut found = read_ids(aws, &ids).await?;
+    Ok(items.iter().map(|i| (i.address.clone(), found.remove(&i.id).flatten())).collect())
+}
+
+/// One paginated DescribeSecurityGroups for all ids; a filter, not GroupIds,
+/// so that one deleted group does not fail the whole read.
+async fn read_ids(aws: &Aws, ids: &[String]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let mut out: HashMap<String, Option<Attrs>> = ids.iter().map(|id| (id.clone(), None)).collect();
+    let mut pages = aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("group-id").set_values(Some(ids.to_vec())).build())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for group in page.map_err(err("ec2:DescribeSecurityGroups"))?.security_groups() {
+            if let Some(id) = group.group_id() {
+                out.insert(id.to_string(), Some(observed(group)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn observed(group: &aws_sdk_ec2::types::SecurityGroup) -> Attrs {
+    let tags = tags_value(group.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))));
+    json!({
+        "name": group.group_name(),
+        "description": group.description(),
+        "vpc_id": group.vpc_id(),
+        "ingress": rules_value(flatten(group.ip_permissions())),
+        "egress": rules_value(flatten(group.ip_permissions_egress())),
+        "tags": tags,
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+fn protocol_name(p: &str) -> String {
+    match p {
+        "6" => "tcp".into(),
+        "17" => "udp".into(),
+        "1" => "icmp".into(),
+        "58" => "icmpv6".into(),
+        "all" => "-1".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+/// AWS groups rules by protocol and ports; gwctl has one rule per source.
+fn flatten(perms: &[IpPermission]) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for p in perms {
+        let protocol = protocol_name(p.ip_protocol().unwrap_or("-1"));
+        let (from_port, to_port) = if protocol == "-1" { (None, None) } else { (p.from_port(), p.to_port()) };
+        let mut sources: Vec<String> = p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_string)).collect();
+        sources.extend(p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_string)));
+        sources.extend(p.user_id_group_pairs().iter().filter_map(|g| g.group_id().map(str::to_string)));
+        sources.extend(p.prefix_list_ids().iter().filter_map(|g| g.prefix_list_id().map(str::to_string)));
+        for cidr in sources {
+            rules.push(Rule { protocol: protocol.clone(), from_port, to_port, cidr: cidr.to_ascii_lowercase() });
+        }
+    }
+    rules
+}
+
+fn permission(rule: &Rule) -> IpPermission {
+    let mut b = IpPermission::builder().ip_protocol(&rule.protocol).set_from_port(rule.from_port).set_to_port(rule.to_port);
+    let c = rule.cidr.as_str();
+    b = if c.starts_with("sg-") {
+        b.user_id_group_pairs(UserIdGroupPair::builder().group_id(c).build())
+    } else if c.starts_with("pl-") {
+        b.prefix_list_ids(aws_sdk_ec2::types::PrefixListId::builder().prefix_list_id(c).build())
+    } else if c.contains(':') {
+        b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build())
+    } else {
+        b.ip_ranges(IpRange::builder().cidr_ip(c).build())
+    };
+    b.build()
+}
+
+fn rules_of(attrs: &Attrs, key: &str) -> Vec<Rule> {
+    attrs.get(key).cloned().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    for direction in ["ingress", "egress"] {
+        if !after.contains_key(direction) {
+            continue;
+        }
+        let (old, new) = (rules_of(before, direction), rules_of(after, direction));
+        let add: Vec<IpPermission> = new.iter().filter(|r| !old.contains(r)).map(permission).collect();
+        let revoke: Vec<IpPermission> = old.iter().filter(|r| !new.contains(r)).map(permission).collect();
+        let ingress = direction == "ingress";
+        if !add.is_empty() {
+            if ingress {
+                aws.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(add)).send().await.map_err(err("ec2:AuthorizeSecurityGroupIngress"))?;
+            } else {
+                aws.ec2.authorize_security_group_egress().group_id(id).set_ip_permissions(Some(add)).send().await.map_err(err("ec2:AuthorizeSecurityGroupEgress"))?;
+            }
+        }
+        if !revoke.is_empty() {
+            if ingress {
+                aws.ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(Some(revoke)).send().await.map_err(err("ec2:RevokeSecurityGroupIngress"))?;
+            } else {
+                aws.ec2.revoke_security_group_egress().group_id(id).set_ip_permissions(Some(revoke)).send().await.map_err(err("ec2:RevokeSecurityGroupEgress"))?;
+            }
+        }
+    }
+    update_tags(aws, id, before, after).await?;
+    read_ids(aws, &[id.to_string()])
+        .await?
+        .remove(id)
+        .flatten()
+        .ok_or_else(|| AwsError::other("ec2:DescribeSecurityGroups", format!("security group {id} vanished while being updated")))
+}
+
+/// CreateTags / DeleteTags for the difference in `tags`; shared by EC2 kinds.
+pub async fn update_tags(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<(), AwsError> {
+    let (set, unset) = map_delta(before, after, "tags");
+    if !set.is_empty() {
+        let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or("")).build());
+        aws.ec2.create_tags().resources(id).set_tags(Some(tags.collect())).send().await.map_err(err("ec2:CreateTags"))?;
+    }
+    if !unset.is_empty() && after.contains_key("tags") {
+        let tags = unset.into_iter().map(|k| Tag::builder().key(k).build());
+        aws.ec2.delete_tags().resources(id).set_tags(Some(tags.collect())).send().await.map_err(err("ec2:DeleteTags"))?;
+    }
+    Ok(())
+}
+
+pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
+    retry_while(&["DependencyViolation", "InvalidGroup.InUse"], None, IN_USE_TIMEOUT, || async {
+        aws.ec2.delete_security_group().group_id(id).send().await.map(|_| ()).map_err(err("ec2:DeleteSecurityGroup"))
+    })
+    .await
+}

@@ -1,0 +1,153 @@
+//! `stage`: the API's stage with auto-deploy, default route throttling (rate
+//! and burst always sent: unset means 0, every request refused) and JSON
+//! access logs to a log group. id = stage name.
+
+use aws_sdk_apigatewayv2::types::{AccessLogSettings, RouteSettings};
+use serde_json::{json, Value};
+
+use super::api::read_children;
+use super::*;
+use crate::aws::{err, Aws, AwsError};
+use crate::graph::{address, Node, Source};
+
+pub const FORCE_NEW: &[&str] = &["api_id", "name"];
+
+/// The access log line: one JSON object per request.
+pub fn access_log_format() -> Value {
+    json!({
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "routeKey": "$context.routeKey",
+        "path": "$context.path",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "integrationLatency": "$context.integrationLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error"
+    })
+}
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let Source::Stage(api) = &node.source else { return Attrs::new() };
+    let Some(stage) = env.spec.apis.get(api).and_then(|a| a.stage.as_ref()) else { return Attrs::new() };
+    let (destination, format) = match &stage.access_log {
+        Some(log) => (env.attr(&address::log_group(log), "arn"), access_log_format()),
+        None => (Value::Null, Value::Null),
+    };
+    json!({
+        "api_id": env.id(&address::api(api)),
+        "name": stage.name,
+        "auto_deploy": stage.auto_deploy,
+        "throttle_rate": stage.throttle_rate,
+        "throttle_burst": stage.throttle_burst,
+        "access_log_destination": destination,
+        "access_log_format": format,
+        "tags": env.tags(&node.address, &[]),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+fn route_settings(attrs: &Attrs) -> RouteSettings {
+    RouteSettings::builder()
+        .throttling_rate_limit(attrs.get("throttle_rate").and_then(Value::as_f64).unwrap_or(0.0))
+        .throttling_burst_limit(attrs.get("throttle_burst").and_then(Value::as_i64).unwrap_or(0) as i32)
+        .build()
+}
+
+fn access_logs(attrs: &Attrs) -> Option<AccessLogSettings> {
+    let destination = attrs.get("access_log_destination").and_then(Value::as_str)?;
+    let format = attrs.get("access_log_format").map(Value::to_string);
+    Some(AccessLogSettings::builder().destination_arn(destination).set_format(format).build())
+}
+
+pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    let api_id = s(want, "api_id");
+    let name = s(want, "name");
+    let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
+    aws.apigw
+        .create_stage()
+        .api_id(api_id)
+        .stage_name(name)
+        .auto_deploy(want.get("auto_deploy").and_then(Value::as_bool).unwrap_or(true))
+        .default_route_settings(route_settings(want))
+        .set_access_log_settings(access_logs(want))
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(err("apigateway:CreateStage"))?;
+    let attrs = read_back(aws, api_id, name).await?;
+    Ok(Known { id: name.to_string(), attrs })
+}
+
+async fn read_back(aws: &Aws, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
+    let item = ReadItem { address: String::new(), id: id.into(), attrs: json!({"api_id": api_id}).as_object().cloned().unwrap_or_default() };
+    read(aws, std::slice::from_ref(&item))
+        .await?
+        .remove("")
+        .flatten()
+        .ok_or_else(|| AwsError::other("apigateway:GetStages", format!("stage {id} of API {api_id} not found")))
+}
+
+/// One paginated GetStages per API.
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    read_children(items, |api_id, token| async move {
+        let out = aws.apigw.get_stages().api_id(&api_id).set_next_token(token).send().await.map_err(err("apigateway:GetStages"))?;
+        let page = out.items().iter().map(|st| (st.stage_name().unwrap_or_default().to_string(), observed(st))).collect();
+        Ok((page, out.next_token().map(str::to_string)))
+    })
+    .await
+}
+
+pub fn observed(st: &aws_sdk_apigatewayv2::types::Stage) -> Attrs {
+    let settings = st.default_route_settings();
+    let logs = st.access_log_settings();
+    let format = logs
+        .and_then(|l| l.format())
+        .map(|f| serde_json::from_str::<Value>(f).unwrap_or_else(|_| Value::String(f.to_string())));
+    json!({
+        "name": st.stage_name(),
+        "auto_deploy": st.auto_deploy().unwrap_or(false),
+        "throttle_rate": settings.and_then(|s| s.throttling_rate_limit()),
+        "throttle_burst": settings.and_then(|s| s.throttling_burst_limit()),
+        "access_log_destination": logs.and_then(|l| l.destination_arn()),
+        "access_log_format": format,
+        "tags": tags_value(st.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    let api_id = s(after, "api_id");
+    let settings_changed = ["throttle_rate", "throttle_burst"].iter().any(|k| changed(before, after, k));
+    let logs_changed = ["access_log_destination", "access_log_format"].iter().any(|k| changed(before, after, k));
+    if settings_changed || logs_changed || changed(before, after, "auto_deploy") {
+        let mut call = aws
+            .apigw
+            .update_stage()
+            .api_id(api_id)
+            .stage_name(id)
+            .auto_deploy(after.get("auto_deploy").and_then(Value::as_bool).unwrap_or(true))
+            .default_route_settings(route_settings(after));
+        if logs_changed {
+            call = call.set_access_log_settings(access_logs(after));
+        }
+        call.send().await.map_err(err("apigateway:UpdateStage"))?;
+    }
+    if changed(before, after, "tags") {
+        let arn = format!("arn:aws:apigateway:{}::/apis/{api_id}/stages/{id}", aws.region);
+        super::api::update_tags(aws, &arn, before, after).await?;
+    }
+    read_back(aws, api_id, id).await
+}
+
+pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
+    aws.apigw.delete_stage().api_id(s(attrs, "api_id")).stage_name(id).send().await.map_err(err("apigateway:DeleteStage"))?;
+    Ok(())
+}
