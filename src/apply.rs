@@ -1,0 +1,413 @@
+//! Executes a plan: a concurrent walk of the dependency graph.
+//!
+//! Guarantees:
+//! - A create or update starts only after every dependency's create or update
+//!   has finished; a delete only after every dependent's delete (and, for a
+//!   plain delete, after dependents stopped referring to it in an update).
+//! - At most `parallelism` operations run at once; everything ready runs.
+//! - The state is saved after every resource that changes. Before each create
+//!   the intent (address + idempotency token) is saved, so a run killed
+//!   mid-call is finished or adopted next time, never duplicated.
+//! - A failed operation skips its dependents and nothing else.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::Mutex;
+
+use crate::aws::{Aws, AwsError};
+use crate::graph::{Kind, Node};
+use crate::plan::{Action, Plan};
+use crate::resources::{self, Attrs, Env, Lookups};
+use crate::spec::Spec;
+use crate::state::{now_rfc3339, Pending, ResourceState, State, StateError, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Delete,
+    Create,
+    Update,
+}
+
+#[derive(Debug)]
+struct Op {
+    address: String,
+    kind: Kind,
+    phase: Phase,
+    waits: Vec<usize>,
+}
+
+/// What happened to each operation.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    pub failed: Vec<(String, String)>,
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The order deletes take: dependents before their dependencies.
+pub fn delete_order(state: &State) -> Vec<String> {
+    let nodes: Vec<Node> = state
+        .resources
+        .iter()
+        .map(|r| Node { address: r.address.clone(), kind: r.kind, deps: r.dependencies.clone(), source: crate::graph::Source::Api(String::new()) })
+        .collect();
+    let mut order: Vec<String> = crate::graph::topo_sort(nodes).into_iter().map(|n| n.address).collect();
+    order.reverse();
+    order
+}
+
+fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let mut up: HashMap<String, usize> = HashMap::new();
+    let mut down: HashMap<String, usize> = HashMap::new();
+    for c in &plan.changes {
+        let push = |phase: Phase, ops: &mut Vec<Op>| {
+            ops.push(Op { address: c.address.clone(), kind: c.kind, phase, waits: vec![] });
+            ops.len() - 1
+        };
+        match c.action {
+            Action::NoOp => {}
+            Action::Create => {
+                up.insert(c.address.clone(), push(Phase::Create, &mut ops));
+            }
+            Action::Update => {
+                up.insert(c.address.clone(), push(Phase::Update, &mut ops));
+            }
+            Action::Delete => {
+                down.insert(c.address.clone(), push(Phase::Delete, &mut ops));
+            }
+            Action::Replace => {
+                let d = push(Phase::Delete, &mut ops);
+                let cr = push(Phase::Create, &mut ops);
+                ops[cr].waits.push(d);
+                down.insert(c.address.clone(), d);
+                up.insert(c.address.clone(), cr);
+            }
+        }
+    }
+    // Creates and updates after their dependencies' creates and updates.
+    for (addr, &i) in &up {
+        if let Some(node) = nodes.get(addr.as_str()) {
+            for dep in &node.deps {
+                if let Some(&j) = up.get(dep) {
+                    ops[i].waits.push(j);
+                }
+            }
+        }
+    }
+    // Deletes after their dependents' deletes, and a plain delete after the
+    // updates that stop dependents from using it.
+    let replaced: HashSet<&str> = plan.changes.iter().filter(|c| c.action == Action::Replace).map(|c| c.address.as_str()).collect();
+    for r in &state.resources {
+        for dep in &r.dependencies {
+            let Some(&d) = down.get(dep) else { continue };
+            if let Some(&j) = down.get(&r.address) {
+                ops[d].waits.push(j);
+            } else if let Some(&j) = up.get(&r.address) {
+                if !replaced.contains(dep.as_str()) && ops[j].phase == Phase::Update {
+                    ops[d].waits.push(j);
+                }
+            }
+        }
+    }
+    ops
+}
+
+/// Everything an apply works with.
+pub struct Applier<'a> {
+    pub aws: &'a Aws,
+    pub spec: &'a Spec,
+    pub nodes: &'a [Node],
+    pub lookups: &'a Lookups,
+    /// Attributes read from AWS while planning: the `before` of each update.
+    pub live: &'a HashMap<String, Option<Attrs>>,
+    pub parallelism: usize,
+    pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+struct Shared {
+    store: Store,
+    state: State,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum OpError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl Applier<'_> {
+    /// Runs the plan. Returns the outcome, or a state error when the state
+    /// could not be saved (then nothing further is started).
+    pub async fn run(&self, plan: &Plan, store: Store, mut state: State) -> Result<(Outcome, State), StateError> {
+        let node_map: HashMap<&str, &Node> = self.nodes.iter().map(|n| (n.address.as_str(), n)).collect();
+        // Entries AWS no longer has and the plan does not recreate are dropped.
+        let gone: Vec<String> = state
+            .resources
+            .iter()
+            .filter(|r| matches!(self.live.get(&r.address), Some(None)))
+            .filter(|r| plan.get(&r.address).is_none_or(|c| c.action == Action::Delete))
+            .map(|r| r.address.clone())
+            .collect();
+        let mut store = store;
+        if !gone.is_empty() {
+            for a in &gone {
+                state.remove(a);
+            }
+            store.save(&mut state)?;
+        }
+        let ops = build_ops(plan, &node_map, &state);
+        let shared = Mutex::new(Shared { store, state });
+        let mut outcome = Outcome::default();
+        let mut remaining: Vec<usize> = ops.iter().map(|o| o.waits.len()).collect();
+        let mut dependents: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, o) in ops.iter().enumerate() {
+            for &w in &o.waits {
+                dependents.entry(w).or_default().push(i);
+            }
+        }
+        let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| remaining[i] == 0).collect();
+        ready.reverse();
+        let mut blocked: HashSet<usize> = HashSet::new();
+        let mut running = FuturesUnordered::new();
+        let mut fatal: Option<StateError> = None;
+        loop {
+            while fatal.is_none() && running.len() < self.parallelism.max(1) {
+                let Some(i) = ready.pop() else { break };
+                let op = &ops[i];
+                let shared = &shared;
+                let node = node_map.get(op.address.as_str()).copied();
+                running.push(async move {
+                    let start = Instant::now();
+                    (self.progress)(&format!("{}: {}...", op.address, starting(op.phase)));
+                    let result = self.execute(op, node, shared).await;
+                    (i, result, start.elapsed())
+                });
+            }
+            let Some((i, result, elapsed)) = running.next().await else { break };
+            let op = &ops[i];
+            match result {
+                Ok(id) => {
+                    let secs = elapsed.as_secs_f64();
+                    (self.progress)(&format!("{}: {} after {secs:.1}s{}", op.address, finished(op.phase), id.map(|id| format!(" [id={id}]")).unwrap_or_default()));
+                    match op.phase {
+                        Phase::Create => outcome.added += 1,
+                        Phase::Update => outcome.changed += 1,
+                        Phase::Delete => outcome.destroyed += 1,
+                    }
+                    for &d in dependents.get(&i).into_iter().flatten() {
+                        remaining[d] -= 1;
+                        if remaining[d] == 0 && !blocked.contains(&d) {
+                            ready.push(d);
+                        }
+                    }
+                }
+                Err(OpError::State(e)) => {
+                    (self.progress)(&format!("{}: state could not be saved: {e}", op.address));
+                    outcome.failed.push((op.address.clone(), e.to_string()));
+                    fatal = Some(e);
+                }
+                Err(OpError::Aws(e)) => {
+                    (self.progress)(&format!("{}: {} failed: {e}", op.address, starting(op.phase).to_lowercase()));
+                    outcome.failed.push((op.address.clone(), e.to_string()));
+                    let mut stack = vec![i];
+                    while let Some(f) = stack.pop() {
+                        for &d in dependents.get(&f).into_iter().flatten() {
+                            if blocked.insert(d) {
+                                outcome.skipped.push((ops[d].address.clone(), format!("{} failed", op.address)));
+                                stack.push(d);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        drop(running);
+        let shared = shared.into_inner();
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        Ok((outcome, shared.state))
+    }
+
+    async fn execute(&self, op: &Op, node: Option<&Node>, shared: &Mutex<Shared>) -> Result<Option<String>, OpError> {
+        match op.phase {
+            Phase::Delete => {
+                let existing = shared.lock().await.state.get(&op.address).cloned();
+                if let Some(r) = existing {
+                    resources::delete(self.aws, op.kind, &r.id, &r.attributes).await?;
+                }
+                let mut s = shared.lock().await;
+                let Shared { store, state } = &mut *s;
+                state.remove(&op.address);
+                store.save(state)?;
+                Ok(None)
+            }
+            Phase::Create => {
+                let node = node.ok_or_else(|| AwsError::other("plan", format!("{} is not in the spec", op.address)))?;
+                let (want, token) = {
+                    let mut s = shared.lock().await;
+                    let Shared { store, state } = &mut *s;
+                    let want = self.desired(node, state);
+                    let token = match state.pending_for(&op.address) {
+                        Some(p) => p.token.clone(),
+                        None => {
+                            let token = uuid::Uuid::new_v4().to_string();
+                            state.pending.push(Pending { address: op.address.clone(), kind: op.kind, token: token.clone(), started_at: now_rfc3339() });
+                            store.save(state)?;
+                            token
+                        }
+                    };
+                    (want, token)
+                };
+                let known = resources::create(self.aws, op.kind, &op.address, &want, &token).await?;
+                let mut s = shared.lock().await;
+                let Shared { store, state } = &mut *s;
+                state.put(ResourceState {
+                    address: op.address.clone(),
+                    kind: op.kind,
+                    id: known.id.clone(),
+                    attributes: public(known.attrs),
+                    dependencies: node.deps.clone(),
+                });
+                state.clear_pending(&op.address);
+                store.save(state)?;
+                Ok(Some(known.id))
+            }
+            Phase::Update => {
+                let node = node.ok_or_else(|| AwsError::other("plan", format!("{} is not in the spec", op.address)))?;
+                let (want, current) = {
+                    let s = shared.lock().await;
+                    (self.desired(node, &s.state), s.state.get(&op.address).cloned())
+                };
+                let current = current.ok_or_else(|| AwsError::other("plan", format!("{} is not in the state", op.address)))?;
+                let before = self.live.get(&op.address).cloned().flatten().unwrap_or_else(|| current.attributes.clone());
+                let attrs = resources::update(self.aws, op.kind, &current.id, &before, &want).await?;
+                let mut s = shared.lock().await;
+                let Shared { store, state } = &mut *s;
+                state.put(ResourceState { attributes: public(attrs), dependencies: node.deps.clone(), ..current.clone() });
+                store.save(state)?;
+                Ok(Some(current.id))
+            }
+        }
+    }
+
+    /// Desired attributes with the ids of everything now in the state.
+    fn desired(&self, node: &Node, state: &State) -> Attrs {
+        let known = state
+            .resources
+            .iter()
+            .map(|r| (r.address.clone(), resources::Known { id: r.id.clone(), attrs: r.attributes.clone() }))
+            .collect();
+        let env = Env { spec: self.spec, lookups: self.lookups, known: &known };
+        resources::desired(&env, node)
+    }
+}
+
+/// Attributes fit for the state file: inputs such as user data are dropped.
+fn public(mut attrs: Attrs) -> Attrs {
+    attrs.retain(|k, _| !k.starts_with('_'));
+    attrs
+}
+
+fn starting(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Create => "Creating",
+        Phase::Update => "Modifying",
+        Phase::Delete => "Destroying",
+    }
+}
+
+fn finished(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Create => "Creation complete",
+        Phase::Update => "Modifications complete",
+        Phase::Delete => "Destruction complete",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Source;
+    use crate::plan::Change;
+    use serde_json::json;
+
+    fn node(address: &str, deps: &[&str]) -> Node {
+        Node { address: address.into(), kind: Kind::Instance, deps: deps.iter().map(|d| d.to_string()).collect(), source: Source::Instance(address.into()) }
+    }
+
+    fn change(address: &str, action: Action) -> Change {
+        Change { address: address.into(), kind: Kind::Instance, action, diff: vec![], reason: None }
+    }
+
+    fn resource(address: &str, deps: &[&str]) -> ResourceState {
+        ResourceState {
+            address: address.into(),
+            kind: Kind::Instance,
+            id: format!("id-{address}"),
+            attributes: json!({}).as_object().cloned().unwrap(),
+            dependencies: deps.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    fn waits_of<'a>(ops: &'a [Op], address: &str, phase: Phase) -> Vec<(&'a str, Phase)> {
+        let op = ops.iter().find(|o| o.address == address && o.phase == phase).unwrap();
+        op.waits.iter().map(|&w| (ops[w].address.as_str(), ops[w].phase)).collect()
+    }
+
+    #[test]
+    fn creates_wait_for_dependencies() {
+        let nodes = [node("role", &[]), node("profile", &["role"]), node("sg", &[]), node("inst", &["profile", "sg"])];
+        let map: HashMap<&str, &Node> = nodes.iter().map(|n| (n.address.as_str(), n)).collect();
+        let plan = Plan { changes: nodes.iter().map(|n| change(&n.address, Action::Create)).collect() };
+        let ops = build_ops(&plan, &map, &State::new());
+        assert!(waits_of(&ops, "role", Phase::Create).is_empty());
+        assert_eq!(waits_of(&ops, "profile", Phase::Create), vec![("role", Phase::Create)]);
+        let mut inst = waits_of(&ops, "inst", Phase::Create);
+        inst.sort_by_key(|w| w.0);
+        assert_eq!(inst, vec![("profile", Phase::Create), ("sg", Phase::Create)]);
+    }
+
+    #[test]
+    fn deletes_run_dependents_first_and_replace_deletes_before_creating() {
+        let nodes = [node("sg", &[]), node("inst", &["sg"])];
+        let map: HashMap<&str, &Node> = nodes.iter().map(|n| (n.address.as_str(), n)).collect();
+        let mut state = State::new();
+        state.put(resource("sg", &[]));
+        state.put(resource("inst", &["sg"]));
+        let destroy = Plan { changes: vec![change("inst", Action::Delete), change("sg", Action::Delete)] };
+        let ops = build_ops(&destroy, &HashMap::new(), &state);
+        assert_eq!(waits_of(&ops, "sg", Phase::Delete), vec![("inst", Phase::Delete)]);
+        let replace = Plan { changes: vec![change("sg", Action::NoOp), change("inst", Action::Replace)] };
+        let ops = build_ops(&replace, &map, &state);
+        assert_eq!(waits_of(&ops, "inst", Phase::Create), vec![("inst", Phase::Delete)]);
+    }
+
+    #[test]
+    fn a_removed_dependency_is_deleted_after_its_dependent_stops_using_it() {
+        let nodes = [node("inst", &[])];
+        let map: HashMap<&str, &Node> = nodes.iter().map(|n| (n.address.as_str(), n)).collect();
+        let mut state = State::new();
+        state.put(resource("sg", &[]));
+        state.put(resource("inst", &["sg"]));
+        let plan = Plan { changes: vec![change("inst", Action::Update), change("sg", Action::Delete)] };
+        let ops = build_ops(&plan, &map, &state);
+        assert_eq!(waits_of(&ops, "sg", Phase::Delete), vec![("inst", Phase::Update)]);
+    }
+
+    #[test]
+    fn delete_order_puts_dependents_first() {
+        let mut state = State::new();
+        state.put(resource("role", &[]));
+        state.put(resource("profile", &["role"]));
+        state.put(resource("inst", &["profile"]));
+        assert_eq!(delete_order(&state), vec!["inst", "profile", "role"]);
+    }
+}

@@ -1,0 +1,86 @@
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+use crate::apply::Applier;
+use crate::aws::Aws;
+use crate::cli::Global;
+use crate::error::{Error, Result};
+use crate::graph;
+use crate::plan::{render, Mode};
+use crate::spec::Spec;
+use crate::state::Store;
+
+/// `gwctl apply` and `gwctl destroy`.
+pub async fn apply(g: &Global, mode: Mode, auto_approve: bool) -> Result<u8> {
+    let spec = Spec::load(&g.spec)?;
+    let nodes = graph::nodes(&spec);
+    let command = if mode == Mode::Destroy { "gwctl destroy" } else { "gwctl apply" };
+    let (store, state) = Store::open(&super::state_path(g, &spec), command, g.lock_timeout)?;
+    let aws = Aws::connect(&spec.region).await;
+    let refreshed = super::refresh(&aws, &spec, &state, mode).await?;
+    let plan = super::make_plan(&spec, &nodes, &state, &refreshed, mode);
+    print!("{}", render::human(&plan));
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    if !auto_approve {
+        confirm(mode)?;
+    }
+    println!();
+    let started = Instant::now();
+    let progress = |line: &str| println!("{line}");
+    let applier = Applier {
+        aws: &aws,
+        spec: &spec,
+        nodes: &nodes,
+        lookups: &refreshed.lookups,
+        live: &refreshed.live,
+        parallelism: g.parallelism,
+        progress: &progress,
+    };
+    let (outcome, _state) = applier.run(&plan, store, state).await?;
+    let what = if mode == Mode::Destroy { "Destroy" } else { "Apply" };
+    let secs = started.elapsed().as_secs_f64();
+    for (addr, reason) in &outcome.skipped {
+        println!("{addr}: skipped ({reason})");
+    }
+    if outcome.failed.is_empty() {
+        println!(
+            "\n{what} complete after {secs:.1}s: {} added, {} changed, {} destroyed.",
+            outcome.added, outcome.changed, outcome.destroyed
+        );
+        Ok(0)
+    } else {
+        println!(
+            "\n{what} incomplete after {secs:.1}s: {} added, {} changed, {} destroyed, {} failed, {} skipped.",
+            outcome.added,
+            outcome.changed,
+            outcome.destroyed,
+            outcome.failed.len(),
+            outcome.skipped.len()
+        );
+        for (addr, err) in &outcome.failed {
+            eprintln!("error: {addr}: {err}");
+        }
+        Err(Error::ApplyFailed { failed: outcome.failed.len() })
+    }
+}
+
+fn confirm(mode: Mode) -> Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let cmd = if mode == Mode::Destroy { "destroy" } else { "apply" };
+        return Err(Error::Usage(format!(
+            "{cmd} needs confirmation and standard input is not a terminal; review the plan above and run `gwctl {cmd} --auto-approve`"
+        )));
+    }
+    let question = if mode == Mode::Destroy { "Destroy all of these resources?" } else { "Do you want to perform these actions?" };
+    print!("\n{question} Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        return Err(Error::Usage("cancelled: nothing was changed".into()));
+    }
+    Ok(())
+}

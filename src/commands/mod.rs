@@ -1,0 +1,75 @@
+//! Glue between the CLI and the engine: load, call, print, exit code.
+
+mod apply;
+mod output;
+mod plan;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::aws::Aws;
+use crate::cli::{Cli, Command, Global};
+use crate::error::{Error, Result};
+use crate::graph::{self, Node};
+use crate::plan::{Mode, Plan};
+use crate::resources::{self, Attrs, Lookups};
+use crate::spec::Spec;
+use crate::state::State;
+
+pub async fn run(cli: Cli) -> Result<u8> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Validate => validate(g),
+        Command::Plan { detailed_exitcode } => plan::plan(g, detailed_exitcode).await,
+        Command::Apply { auto_approve } => apply::apply(g, Mode::Normal, auto_approve).await,
+        Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve).await,
+        Command::Output { name, raw } => output::output(g, name.as_deref(), raw),
+        Command::ForceUnlock { id } => {
+            let spec = Spec::load(&g.spec)?;
+            let info = crate::state::force_unlock(&state_path(g, &spec), &id)?;
+            println!("Lock {} removed (was held by `{}`, pid {} on {}).", info.id, info.command, info.pid, info.host);
+            Ok(0)
+        }
+    }
+}
+
+fn validate(g: &Global) -> Result<u8> {
+    let spec = Spec::load(&g.spec)?;
+    let nodes = graph::nodes(&spec);
+    if g.json {
+        println!("{}", serde_json::json!({"valid": true, "resources": nodes.len()}));
+    } else {
+        println!("{} is valid: {} resources in project {} ({}).", g.spec.display(), nodes.len(), spec.project, spec.region);
+    }
+    Ok(0)
+}
+
+/// The state file: `--state`, else `state/<project>.json` beside the spec.
+pub fn state_path(g: &Global, spec: &Spec) -> PathBuf {
+    if let Some(p) = &g.state {
+        return p.clone();
+    }
+    let dir = g.spec.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.join("state").join(format!("{}.json", spec.project))
+}
+
+/// Everything a plan needs, read from AWS.
+pub struct Refreshed {
+    pub live: HashMap<String, Option<Attrs>>,
+    pub lookups: Lookups,
+}
+
+pub async fn refresh(aws: &Aws, spec: &Spec, state: &State, mode: Mode) -> Result<Refreshed> {
+    let lookups = async {
+        if mode == Mode::Destroy {
+            return Ok(Lookups::default());
+        }
+        resources::lookups(aws, spec, state).await.map_err(Error::Lookup)
+    };
+    let (live, lookups) = futures::join!(crate::refresh::refresh(aws, state), lookups);
+    Ok(Refreshed { live: live?, lookups: lookups? })
+}
+
+pub fn make_plan(spec: &Spec, nodes: &[Node], state: &State, r: &Refreshed, mode: Mode) -> Plan {
+    crate::plan::plan(spec, nodes, state, &r.live, &r.lookups, mode)
+}

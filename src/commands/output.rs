@@ -1,0 +1,63 @@
+use serde_json::{Map, Value};
+
+use crate::cli::Global;
+use crate::error::{Error, Result};
+use crate::graph::Kind;
+use crate::resources::s;
+use crate::spec::Spec;
+use crate::state::State;
+
+/// The outputs of an applied stack, from the state file alone.
+pub fn outputs(state: &State) -> Map<String, Value> {
+    let mut out = Map::new();
+    let instances: Vec<_> = state.resources.iter().filter(|r| r.kind == Kind::Instance).collect();
+    for r in &instances {
+        let suffix = if instances.len() > 1 { format!("_{}", r.address.trim_start_matches("instance.")) } else { String::new() };
+        out.insert(format!("instance_id{suffix}"), Value::String(r.id.clone()));
+        out.insert(format!("instance_public_ip{suffix}"), r.attributes.get("public_ip").cloned().unwrap_or(Value::Null));
+        out.insert(format!("instance_public_dns{suffix}"), r.attributes.get("public_dns").cloned().unwrap_or(Value::Null));
+    }
+    let apis: Vec<_> = state.resources.iter().filter(|r| r.kind == Kind::Api).collect();
+    for r in &apis {
+        let name = r.address.trim_start_matches("api.");
+        let suffix = if apis.len() > 1 { format!("_{name}") } else { String::new() };
+        out.insert(format!("api_id{suffix}"), Value::String(r.id.clone()));
+        let endpoint = s(&r.attributes, "api_endpoint").to_string();
+        let stage = state.get(&crate::graph::address::stage(name)).map(|st| s(&st.attributes, "name").to_string());
+        let url = match stage.as_deref() {
+            Some("$default") | None => endpoint,
+            Some(stage) => format!("{endpoint}/{stage}"),
+        };
+        out.insert(format!("api_endpoint{suffix}"), Value::String(url));
+    }
+    out
+}
+
+pub fn output(g: &Global, name: Option<&str>, raw: bool) -> Result<u8> {
+    let spec = Spec::load(&g.spec)?;
+    let path = super::state_path(g, &spec);
+    let state = crate::state::read(&path)?.ok_or_else(|| Error::Usage(format!("no state at {}: run `gwctl apply` first", path.display())))?;
+    let all = outputs(&state);
+    if let Some(name) = name {
+        let value = all.get(name).ok_or_else(|| {
+            let names: Vec<&String> = all.keys().collect();
+            Error::Usage(format!("no output named {name}; the outputs are {names:?}"))
+        })?;
+        match (raw, value) {
+            (true, Value::String(s)) => println!("{s}"),
+            (true, Value::Null) => println!(),
+            (false, v) if !g.json => println!("{v}"),
+            (_, v) => println!("{v}"),
+        }
+        return Ok(0);
+    }
+    if g.json {
+        println!("{}", Value::Object(all));
+    } else {
+        let width = all.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in &all {
+            println!("{k:width$} = {v}");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,22 @@
+use crate::aws::Aws;
+use crate::cli::Global;
+use crate::error::Result;
+use crate::graph;
+use crate::plan::{render, Mode};
+use crate::spec::Spec;
+
+/// `gwctl plan`: read-only; takes no lock and never writes the state.
+pub async fn plan(g: &Global, detailed_exitcode: bool) -> Result<u8> {
+    let spec = Spec::load(&g.spec)?;
+    let nodes = graph::nodes(&spec);
+    let state = crate::state::read(&super::state_path(g, &spec))?.unwrap_or_default();
+    let aws = Aws::connect(&spec.region).await;
+    let refreshed = super::refresh(&aws, &spec, &state, Mode::Normal).await?;
+    let plan = super::make_plan(&spec, &nodes, &state, &refreshed, Mode::Normal);
+    if g.json {
+        println!("{}", render::json(&plan));
+    } else {
+        print!("{}", render::human(&plan));
+    }
+    Ok(if detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+}

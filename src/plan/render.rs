@@ -1,0 +1,134 @@
+//! Plans for people (Terraform-style symbols) and for programs (design.md §3 JSON).
+
+use serde_json::{json, Value};
+
+use super::{Action, Change, Plan};
+use crate::resources::is_unknown;
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+        Action::NoOp => " ",
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be destroyed",
+        Action::NoOp => "is unchanged",
+    }
+}
+
+/// A value as one line: JSON, except unknowns, which read as a note.
+pub fn value(v: &Value) -> String {
+    if is_unknown(v) {
+        return "(known after apply)".into();
+    }
+    v.to_string()
+}
+
+pub fn human(plan: &Plan) -> String {
+    let mut out = String::new();
+    let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    if changes.is_empty() {
+        out.push_str("No changes. AWS matches the spec.\n");
+        return out;
+    }
+    out.push_str("gwctl will perform the following actions:\n");
+    for c in changes {
+        out.push('\n');
+        out.push_str(&format!("  # {} ({}) {}", c.address, c.kind, verb(c.action)));
+        if let Some(reason) = &c.reason {
+            out.push_str(&format!(" ({reason})"));
+        }
+        out.push('\n');
+        out.push_str(&format!("  {} {}\n", symbol(c.action), c.address));
+        let width = c.diff.iter().map(|d| d.path.len()).max().unwrap_or(0);
+        for d in &c.diff {
+            let line = match (&d.before, &d.after) {
+                (None, Some(a)) => format!("      + {:width$} = {}", d.path, value(a)),
+                (Some(b), None) => format!("      - {:width$} = {}", d.path, value(b)),
+                (Some(b), Some(a)) => format!("      ~ {:width$} = {} -> {}", d.path, value(b), value(a)),
+                (None, None) => continue,
+            };
+            out.push_str(&line);
+            if d.forces_replacement {
+                out.push_str(" # forces replacement");
+            }
+            out.push('\n');
+        }
+    }
+    let s = plan.summary();
+    out.push_str(&format!(
+        "\nPlan: {} to add, {} to change, {} to destroy.\n",
+        s.create + s.replace,
+        s.update,
+        s.delete + s.replace
+    ));
+    out
+}
+
+pub fn json(plan: &Plan) -> Value {
+    json!({
+        "format_version": "1",
+        "changes": plan.changes,
+        "summary": plan.summary(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Kind;
+    use crate::plan::AttrDiff;
+
+    fn change(address: &str, action: Action, diff: Vec<AttrDiff>) -> Change {
+        Change { address: address.into(), kind: Kind::Instance, action, diff, reason: None }
+    }
+
+    #[test]
+    fn replacement_names_the_field_that_forces_it() {
+        let plan = Plan {
+            changes: vec![change(
+                "instance.backend",
+                Action::Replace,
+                vec![AttrDiff { path: "ami".into(), before: Some(json!("ami-1")), after: Some(json!("ami-2")), forces_replacement: true }],
+            )],
+        };
+        let text = human(&plan);
+        assert!(text.contains("-/+ instance.backend"), "{text}");
+        assert!(text.contains("~ ami = \"ami-1\" -> \"ami-2\" # forces replacement"), "{text}");
+        assert!(text.contains("Plan: 1 to add, 0 to change, 1 to destroy."), "{text}");
+    }
+
+    #[test]
+    fn an_empty_plan_says_no_changes() {
+        let plan = Plan { changes: vec![change("instance.backend", Action::NoOp, vec![])] };
+        assert!(human(&plan).starts_with("No changes."));
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let plan = Plan {
+            changes: vec![change(
+                "log_group.api_access",
+                Action::Update,
+                vec![AttrDiff { path: "retention_days".into(), before: Some(json!(30)), after: Some(json!(60)), forces_replacement: false }],
+            )],
+        };
+        let v = json(&plan);
+        assert_eq!(v["format_version"], "1");
+        assert_eq!(v["changes"][0]["action"], "update");
+        assert_eq!(v["changes"][0]["diff"][0]["path"], "retention_days");
+        assert_eq!(v["changes"][0]["diff"][0]["forces_replacement"], false);
+        assert_eq!(v["summary"], json!({"create":0,"update":1,"replace":0,"delete":0,"no_op":0}));
+        let noop = Plan { changes: vec![change("x", Action::NoOp, vec![])] };
+        assert_eq!(json(&noop)["changes"][0]["action"], "no-op");
+    }
+}
