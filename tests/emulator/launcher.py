@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""The AWS emulator gwctl's tests run against: moto's server, plus the AWS
+behaviours moto lacks, plus a control API for counting calls and injecting
+latency and faults.
+
+Usage: launcher.py [--host 127.0.0.1] [--port 0]
+Prints one line "PORT <n>" on stdout once the server accepts connections.
+
+Control API (JSON, not AWS):
+  GET  /_emulator/calls            {"total": n, "by_operation": {"ec2:RunInstances": n, ...}}
+  POST /_emulator/calls/reset      zero the counters
+  POST /_emulator/config           {"latency_ms": 20,
+                                    "profile_visibility_seconds": 3,
+                                    "faults": [{"operation": "ec2:RunInstances",
+                                                "error": "throttle" | "5xx" | "reset",
+                                                "count": 2}]}
+Every addition below says which real AWS behaviour it reproduces.
+"""
+
+import argparse
+import io
+import json
+import os
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+from urllib.parse import parse_qs, unquote, urlparse
+
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+from moto.apigatewayv2 import models as apigw_models  # noqa: E402
+from moto.apigatewayv2 import responses as apigw_responses  # noqa: E402
+from moto.ec2.exceptions import EC2ClientError  # noqa: E402
+from moto.ec2.models import instances as ec2_instances  # noqa: E402
+from moto.ec2.responses import instances as ec2_instance_responses  # noqa: E402
+from moto.iam import models as iam_models  # noqa: E402
+from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+
+LOCK = threading.Lock()
+CONFIG = {"latency_ms": 0, "profile_visibility_seconds": 0.0, "page_size": 25, "faults": []}
+CALLS: Counter = Counter()
+
+
+# --- IAM eventual consistency -------------------------------------------------
+# AWS: a new instance profile is not usable by EC2 for several seconds after
+# CreateInstanceProfile returns. RunInstances naming it fails meanwhile with
+# InvalidParameterValue "Value (<name>) for parameter iamInstanceProfile.name is
+# invalid. Invalid IAM Instance Profile name". moto makes it usable at once.
+PROFILE_CREATED_AT: dict = {}
+_create_instance_profile = iam_models.IAMBackend.create_instance_profile
+
+
+def create_instance_profile(self, name, *args, **kwargs):
+    profile = _create_instance_profile(self, name, *args, **kwargs)
+    with LOCK:
+        PROFILE_CREATED_AT[name] = time.monotonic()
+    return profile
+
+
+iam_models.IAMBackend.create_instance_profile = create_instance_profile
+
+
+def _profile_name(spec):
+    if not spec:
+        return None
+    name = spec.get("Name")
+    if not name and spec.get("Arn"):
+        name = spec["Arn"].rsplit("/", 1)[-1]
+    return name
+
+
+# --- RunInstances ClientToken idempotency ----------------------------------------
+# AWS: RunInstances with a ClientToken already used in the account and region
+# returns the reservation created by the first call instead of launching again
+# (for at least 24 hours after the first call, even once it is terminated).
+# moto stores the token and ignores it.
+RESERVATIONS_BY_TOKEN: dict = {}
+_run_instances = ec2_instances.InstanceBackend.run_instances
+
+
+def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+    token = kwargs.get("client_token")
+    key = (self.account_id, self.region_name, token)
+    if token:
+        with LOCK:
+            previous = RESERVATIONS_BY_TOKEN.get(key)
+        if previous is not None:
+            return previous
+    name = _profile_name(kwargs.get("iam_instance_profile"))
+    if name:
+        with LOCK:
+            created = PROFILE_CREATED_AT.get(name)
+            window = float(CONFIG["profile_visibility_seconds"])
+        if created is not None and time.monotonic() - created < window:
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                f"Value ({name}) for parameter iamInstanceProfile.name is invalid. "
+                "Invalid IAM Instance Profile name",
+            )
+    reservation = _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+    if token:
+        with LOCK:
+            RESERVATIONS_BY_TOKEN[key] = reservation
+    return reservation
+
+
+ec2_instances.InstanceBackend.run_instances = run_instances
+
+
+# --- Root volume mapping without size --------------------------------------------
+# AWS: a block device mapping for the AMI's root device may leave out both
+# VolumeSize and SnapshotId (e.g. to set Encrypted or DeleteOnTermination); the
+# volume then takes the AMI's snapshot and size (8 GiB for Amazon Linux 2).
+# moto refuses such a mapping with MissingParameter.
+AMI_ROOT_VOLUME_GIB = 8
+_validate_mapping = ec2_instance_responses.InstanceResponse._validate_block_device_mapping
+_parse_mappings = ec2_instance_responses.InstanceResponse._parse_block_device_mapping
+
+
+def validate_block_device_mapping(device_mapping):
+    ebs = device_mapping.get("Ebs")
+    if ebs is not None and not ebs.get("VolumeSize") and not ebs.get("SnapshotId"):
+        return
+    _validate_mapping(device_mapping)
+
+
+def parse_block_device_mapping(self):
+    mappings = _parse_mappings(self)
+    for mapping in mappings:
+        ebs = mapping.get("Ebs") or {}
+        if not ebs.get("VolumeSize") and not ebs.get("SnapshotId"):
+            ebs["VolumeSize"] = AMI_ROOT_VOLUME_GIB
+    return mappings
+
+
+ec2_instance_responses.InstanceResponse._validate_block_device_mapping = staticmethod(
+    validate_block_device_mapping
+)
+ec2_instance_responses.InstanceResponse._parse_block_device_mapping = parse_block_device_mapping
+
+
+# --- API Gateway v2: GetAuthorizers, UpdateStage, pagination, route auth -----------
+# AWS has GET /v2/apis/{id}/authorizers (GetAuthorizers) and PATCH
+# /v2/apis/{id}/stages/{name} (UpdateStage); moto has neither.
+def get_authorizers(self):
+    api_id = self.path.split("/")[-2]
+    api = self.apigatewayv2_backend.get_api(api_id)
+    return 200, {}, json.dumps({"items": [a.to_json() for a in api.authorizers.values()]})
+
+
+STAGE_FIELDS = {
+    "accessLogSettings": "access_log_settings",
+    "autoDeploy": "auto_deploy",
+    "clientCertificateId": "client_certificate_id",
+    "defaultRouteSettings": "default_route_settings",
+    "description": "description",
+    "routeSettings": "route_settings",
+    "stageVariables": "stage_variables",
+}
+
+
+def update_stage(self):
+    api_id = self.path.split("/")[-3]
+    stage_name = unquote(self.path.split("/")[-1])
+    stage = self.apigatewayv2_backend.get_stage(api_id, stage_name)
+    params = json.loads(self.body or "{}")
+    for key, attr in STAGE_FIELDS.items():
+        if key in params:
+            value = params[key]
+            if key == "defaultRouteSettings" and isinstance(value, dict):
+                # AWS merges the given route settings into the current ones.
+                merged = dict(stage.default_route_settings or {})
+                merged.update(value)
+                value = merged
+            setattr(stage, attr, value)
+    stage.updated = datetime.now()
+    return 200, {}, json.dumps(stage.to_json())
+
+
+apigw_responses.ApiGatewayV2Response.get_authorizers = get_authorizers
+apigw_responses.ApiGatewayV2Response.update_stage = update_stage
+
+
+# AWS pages GetRoutes, GetIntegrations, GetAuthorizers and GetStages
+# (maxResults, nextToken); moto returns every item at once. Page size here is
+# CONFIG["page_size"] (default 25) unless the caller asks for fewer.
+def paginated(method):
+    def wrapper(self):
+        status, headers, body = method(self)
+        data = json.loads(body)
+        items = data.get("items", [])
+        query = parse_qs(urlparse(self.uri).query)
+        start = int((query.get("nextToken") or ["0"])[0] or 0)
+        size = int(CONFIG.get("page_size", 25))
+        if query.get("maxResults"):
+            size = min(size, int(query["maxResults"][0]))
+        page = items[start : start + size]
+        out = {"items": page}
+        if start + size < len(items):
+            out["nextToken"] = str(start + size)
+        return status, headers, json.dumps(out)
+
+    return wrapper
+
+
+for _name in ("get_routes", "get_integrations", "get_authorizers", "get_stages"):
+    setattr(
+        apigw_responses.ApiGatewayV2Response,
+        _name,
+        paginated(getattr(apigw_responses.ApiGatewayV2Response, _name)),
+    )
+
+# AWS: UpdateRoute with AuthorizationType NONE removes the route's authorizer.
+# moto keeps the old AuthorizerId.
+_route_update = apigw_models.Route.update
+
+
+def route_update(self, *args, **kwargs):
+    _route_update(self, *args, **kwargs)
+    if kwargs.get("authorization_type") == "NONE":
+        self.authorizer_id = None
+
+
+apigw_models.Route.update = route_update
+
+
+# --- Request inspection, counting and fault injection -------------------------------
+_SERVICE_RE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
+
+
+def operation_of(environ, body):
+    """Name a request as "<service>:<Operation>" the way AWS logs it."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = _SERVICE_RE.search(auth)
+    service = match.group(1) if match else "unknown"
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return f"{service}:{target.rsplit('.', 1)[-1]}"
+    if body:
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return f"{service}:{action[0]}"
+    path = re.sub(r"/v2/apis/[^/]+", "/v2/apis/{id}", environ.get("PATH_INFO", ""))
+    path = re.sub(r"/(routes|integrations|authorizers|stages|tags)/[^/]+", r"/\1/{id}", path)
+    return f"{service}:{environ.get('REQUEST_METHOD', 'GET')} {path}"
+
+
+def error_response(operation, kind, start_response):
+    service = operation.split(":", 1)[0]
+    if kind == "5xx":
+        start_response("500 Internal Server Error", [("Content-Type", "application/json")])
+        return [b'{"message": "Internal server error (injected)"}']
+    # Each AWS protocol reports throttling its own way.
+    if service == "ec2":
+        body = (
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
+            "<Message>Request limit exceeded.</Message></Error></Errors>"
+            "<RequestID>injected</RequestID></Response>"
+        )
+        start_response("503 Service Unavailable", [("Content-Type", "text/xml")])
+        return [body.encode()]
+    if service == "iam":
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+            "<Message>Rate exceeded</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
+        )
+        start_response("400 Bad Request", [("Content-Type", "text/xml")])
+        return [body.encode()]
+    if service == "apigateway":
+        start_response(
+            "429 Too Many Requests",
+            [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")],
+        )
+        return [b'{"message": "Too Many Requests"}']
+    start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
+    return [b'{"__type": "ThrottlingException", "message": "Rate exceeded"}']
+
+
+class ConnectionDropped(Exception):
+    """Raised to make the server close the connection without a response."""
+
+
+def take_fault(operation):
+    with LOCK:
+        for fault in CONFIG["faults"]:
+            if fault.get("operation") in (operation, "*") and fault.get("count", 0) > 0:
+                fault["count"] -= 1
+                return fault["error"]
+    return None
+
+
+def json_response(start_response, payload, status="200 OK"):
+    start_response(status, [("Content-Type", "application/json")])
+    return [json.dumps(payload).encode()]
+
+
+def control(environ, start_response):
+    path = environ["PATH_INFO"]
+    method = environ["REQUEST_METHOD"]
+    if path == "/_emulator/calls" and method == "GET":
+        with LOCK:
+            return json_response(
+                start_response, {"total": sum(CALLS.values()), "by_operation": dict(CALLS)}
+            )
+    if path == "/_emulator/calls/reset" and method == "POST":
+        with LOCK:
+            CALLS.clear()
+        return json_response(start_response, {})
+    if path == "/_emulator/config" and method == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        update = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        with LOCK:
+            CONFIG.update(update)
+            return json_response(start_response, dict(CONFIG))
+    return json_response(start_response, {"error": "unknown control path"}, "404 Not Found")
+
+
+class Emulator:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/_emulator/"):
+            return control(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        operation = operation_of(environ, body)
+        with LOCK:
+            CALLS[operation] += 1
+            latency = CONFIG["latency_ms"]
+        if latency:
+            time.sleep(latency / 1000.0)
+        fault = take_fault(operation)
+        if fault == "reset":
+            raise ConnectionDropped(operation)
+        if fault:
+            return error_response(operation, fault, start_response)
+        return self.app(environ, start_response)
+
+
+class Handler(MotoRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+    def run_wsgi(self):
+        try:
+            super().run_wsgi()
+        except ConnectionDropped:
+            # AWS side closes the TCP connection mid-request: no status line.
+            self.close_connection = True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=int, default=0)
+    args = parser.parse_args()
+    CONFIG["latency_ms"] = args.latency_ms
+    app = Emulator(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
+    print(f"PORT {server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
