@@ -69,7 +69,7 @@ pub enum Source {
     LogGroup(String),
     Api(String),
     Authorizer { api: String, name: String },
-    Integration { api: String, route: String },
+    Integration(String),
     Route { api: String, route: String },
     Stage(String),
 }
@@ -105,8 +105,8 @@ pub mod address {
     pub fn authorizer(api: &str, name: &str) -> String {
         format!("authorizer.{api}.{name}")
     }
-    pub fn integration(api: &str, route: &str) -> String {
-        format!("integration.{api}[\"{route}\"]")
+    pub fn integration(api: &str) -> String {
+        format!("integration.{api}")
     }
     pub fn route(api: &str, route: &str) -> String {
         format!("route.{api}[\"{route}\"]")
@@ -175,14 +175,14 @@ pub fn nodes(spec: &Spec) -> Vec<Node> {
                 source: Source::Authorizer { api: name.clone(), name: auth.clone() },
             });
         }
+        out.push(Node {
+            address: address::integration(name),
+            kind: Kind::Integration,
+            deps: vec![api_addr.clone(), address::instance(&api.backend)],
+            source: Source::Integration(name.clone()),
+        });
         for (key, route) in &api.routes {
-            out.push(Node {
-                address: address::integration(name, key),
-                kind: Kind::Integration,
-                deps: vec![api_addr.clone(), address::instance(&api.backend)],
-                source: Source::Integration { api: name.clone(), route: key.clone() },
-            });
-            let mut deps = vec![api_addr.clone(), address::integration(name, key)];
+            let mut deps = vec![api_addr.clone(), address::integration(name)];
             if let Some(auth) = &route.authorizer {
                 deps.push(address::authorizer(name, auth));
             }

@@ -1,9 +1,11 @@
-//! `integration`: the HTTP_PROXY integration behind one route, forwarding to
-//! the backend instance's public DNS and keeping the request path
-//! (`ANY /jobs/{proxy+}` → `http://<dns>/jobs/{proxy}`). id = integration id.
+//! `integration`: the API's HTTP_PROXY integration, forwarding every route
+//! to the backend instance's public DNS. The parameter mapping
+//! `overwrite:path = $request.path` keeps the request path, so
+//! `ANY /jobs/{proxy+}` reaches `http://<dns>/jobs/...` through one
+//! integration for all routes. id = integration id.
 
 use aws_sdk_apigatewayv2::types::IntegrationType;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::api::read_children;
 use super::*;
@@ -12,41 +14,38 @@ use crate::graph::{address, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "type"];
 
-/// The integration method and the path of the backend URI for a route key.
-pub fn method_and_path(route_key: &str) -> (String, String) {
-    let Some((method, path)) = route_key.split_once(' ') else {
-        return ("ANY".into(), "/{proxy}".into());
-    };
-    let path = path
-        .split('/')
-        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
-            Some(name) => format!("{{{name}}}"),
-            None => seg.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("/");
-    (method.to_string(), path)
+/// Request parameter mapping that forwards the caller's path unchanged.
+pub fn keep_path() -> Value {
+    json!({"overwrite:path": "$request.path"})
 }
 
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Integration { api, route } = &node.source else { return Attrs::new() };
+    let Source::Integration(api) = &node.source else { return Attrs::new() };
     let Some(spec_api) = env.spec.apis.get(api) else { return Attrs::new() };
     let dns = env.attr(&address::instance(&spec_api.backend), "public_dns");
-    let (method, path) = method_and_path(route);
     let uri = match dns.as_str() {
-        Some(d) if !is_unknown(&dns) && !d.is_empty() => json!(format!("http://{d}{path}")),
+        Some(d) if !is_unknown(&dns) && !d.is_empty() => json!(format!("http://{d}")),
         _ => json!(UNKNOWN),
     };
     json!({
         "api_id": env.id(&address::api(api)),
         "type": "HTTP_PROXY",
-        "method": method,
+        "method": "ANY",
         "uri": uri,
+        "request_parameters": keep_path(),
         "payload_format_version": "1.0",
     })
     .as_object()
     .cloned()
     .unwrap_or_default()
+}
+
+fn parameters(attrs: &Attrs) -> HashMap<String, String> {
+    attrs
+        .get("request_parameters")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default()
 }
 
 pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
@@ -59,6 +58,7 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         .integration_method(s(want, "method"))
         .integration_uri(s(want, "uri"))
         .payload_format_version(s(want, "payload_format_version"))
+        .set_request_parameters(Some(parameters(want)))
         .send()
         .await
         .map_err(err("apigateway:CreateIntegration"))?;
@@ -92,6 +92,7 @@ pub fn observed(i: &aws_sdk_apigatewayv2::types::Integration) -> Attrs {
         "method": i.integration_method(),
         "uri": i.integration_uri(),
         "payload_format_version": i.payload_format_version(),
+        "request_parameters": i.request_parameters().cloned().unwrap_or_default(),
     })
     .as_object()
     .cloned()
@@ -100,7 +101,7 @@ pub fn observed(i: &aws_sdk_apigatewayv2::types::Integration) -> Attrs {
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let api_id = s(after, "api_id");
-    if ["method", "uri", "payload_format_version"].iter().any(|k| changed(before, after, k)) {
+    if ["method", "uri", "payload_format_version", "request_parameters"].iter().any(|k| changed(before, after, k)) {
         aws.apigw
             .update_integration()
             .api_id(api_id)
@@ -108,6 +109,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .integration_method(s(after, "method"))
             .integration_uri(s(after, "uri"))
             .payload_format_version(s(after, "payload_format_version"))
+            .set_request_parameters(Some(parameters(after)))
             .send()
             .await
             .map_err(err("apigateway:UpdateIntegration"))?;
@@ -118,16 +120,4 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
 pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
     aws.apigw.delete_integration().api_id(s(attrs, "api_id")).integration_id(id).send().await.map_err(err("apigateway:DeleteIntegration"))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::method_and_path;
-
-    #[test]
-    fn greedy_parameters_become_plain_ones_in_the_backend_path() {
-        assert_eq!(method_and_path("ANY /jobs/{proxy+}"), ("ANY".into(), "/jobs/{proxy}".into()));
-        assert_eq!(method_and_path("GET /health"), ("GET".into(), "/health".into()));
-        assert_eq!(method_and_path("$default"), ("ANY".into(), "/{proxy}".into()));
-    }
 }

@@ -14,7 +14,7 @@ pub const FORCE_NEW: &[&str] = &["api_id", "route_key"];
 pub fn desired(env: &Env, node: &Node) -> Attrs {
     let Source::Route { api, route } = &node.source else { return Attrs::new() };
     let Some(spec_route) = env.spec.apis.get(api).and_then(|a| a.routes.get(route)) else { return Attrs::new() };
-    let integration = env.id(&address::integration(api, route));
+    let integration = env.id(&address::integration(api));
     let target = match integration.as_str() {
         Some(id) if !is_unknown(&integration) => json!(format!("integrations/{id}")),
         _ => json!(UNKNOWN),
