@@ -34,6 +34,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 from moto.apigatewayv2 import models as apigw_models  # noqa: E402
 from moto.apigatewayv2 import responses as apigw_responses  # noqa: E402
 from moto.ec2.exceptions import EC2ClientError  # noqa: E402
+from moto.ec2.models import iam_instance_profile as ec2_profile_models  # noqa: E402
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
 from moto.ec2.responses import instances as ec2_instance_responses  # noqa: E402
 from moto.iam import models as iam_models  # noqa: E402
@@ -68,12 +69,11 @@ def create_instance_profile(self, name, *args, **kwargs):
 iam_models.IAMBackend.create_instance_profile = create_instance_profile
 
 
-def _profile_name(spec):
-    if not spec:
-        return None
-    name = spec.get("Name")
-    if not name and spec.get("Arn"):
-        name = spec["Arn"].rsplit("/", 1)[-1]
+def _profile_name(kwargs):
+    name = kwargs.get("iam_instance_profile_name")
+    arn = kwargs.get("iam_instance_profile_arn")
+    if not name and arn:
+        name = arn.rsplit("/", 1)[-1]
     return name
 
 
@@ -94,7 +94,7 @@ def run_instances(self, image_id, count, user_data, security_group_names, **kwar
             previous = RESERVATIONS_BY_TOKEN.get(key)
         if previous is not None:
             return previous
-    name = _profile_name(kwargs.get("iam_instance_profile"))
+    name = _profile_name(kwargs)
     if name:
         with LOCK:
             created = PROFILE_CREATED_AT.get(name)
@@ -113,6 +113,23 @@ def run_instances(self, image_id, count, user_data, security_group_names, **kwar
 
 
 ec2_instances.InstanceBackend.run_instances = run_instances
+
+# A replayed RunInstances returns the first reservation; moto's response layer
+# then associates the instance profile again, which must be a no-op as the
+# instance already has it (AWS returns the original reservation unchanged).
+_associate = ec2_profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_profile
+
+
+def associate_iam_instance_profile(self, instance_id, *args, **kwargs):
+    existing = self.iam_instance_profile_associations.get(instance_id)
+    if existing is not None:
+        return existing
+    return _associate(self, instance_id, *args, **kwargs)
+
+
+ec2_profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_profile = (
+    associate_iam_instance_profile
+)
 
 
 # --- Root volume mapping without size --------------------------------------------
@@ -298,8 +315,9 @@ def take_fault(operation):
 
 
 def json_response(start_response, payload, status="200 OK"):
-    start_response(status, [("Content-Type", "application/json")])
-    return [json.dumps(payload).encode()]
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def control(environ, start_response):
