@@ -1,0 +1,150 @@
+//! The CLI without AWS: spec errors with positions, refused state files, the
+//! state lock. None of these may reach AWS: the endpoint is unreachable.
+
+mod common;
+
+use std::process::Command;
+
+fn gwctl(dir: &std::path::Path, args: &[&str]) -> common::Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_gwctl"))
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run gwctl");
+    common::Run::from(out)
+}
+
+fn workdir(spec: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("examples")).unwrap();
+    std::fs::write(dir.path().join("examples/apache-user-data.sh"), "#!/bin/bash\necho hi\n").unwrap();
+    std::fs::write(dir.path().join("gateway.toml"), spec).unwrap();
+    dir
+}
+
+#[test]
+fn the_repo_spec_validates() {
+    let dir = workdir(&common::seed_spec());
+    let run = gwctl(dir.path(), &["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("is valid: 15 resources"), "{}", run.stdout);
+}
+
+/// (what is changed in the seed spec, the replacement, the expected line:column, a part of the message)
+const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
+    ("instance_type   = \"t3.micro\"", "instance_tpye   = \"t3.micro\"", "21:1", "unknown field `instance_tpye`"),
+    ("role            = \"backend\"", "role            = \"frontend\"", "22:19", "`frontend` does not name a declared [role.*]"),
+    ("security_groups = [\"backend\"]", "security_groups = [\"web\"]", "23:20", "`web` does not name a declared [security_group.*]"),
+    ("cidr = \"0.0.0.0/0\" }]\negress", "cidr = \"0.0.0.0/33\" }]\negress", "16:50", "`0.0.0.0/33` is not a CIDR block"),
+    ("port = 80,", "port = 70000,", "16:39", "port 70000 is out of range"),
+    ("retention_days = 30", "retention_days = 31", "28:18", "31 is not a retention period"),
+    ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 0, burst = 200 }", "41:24", "throttle rate 0 must be positive"),
+    ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 100, burst = 0 }", "41:37", "throttle burst 0 must be at least 1"),
+    ("\"GET /health\"               = { auth = \"none\" }", "\"GET /health\"               = { auth = \"okta\" }", "45:40", "uses auth `okta`, which is not an authorizer"),
+    ("\"GET /health\"    ", "\"FETCH /health\"  ", "45:1", "`FETCH` is not a method"),
+    ("\"ANY /jobs/{proxy+}\"    ", "\"ANY /{proxy+}/jobs\"    ", "48:1", "greedy parameter `{proxy+}` must be the last segment"),
+    ("user_data       = \"examples/apache-user-data.sh\"", "user_data       = \"examples/missing.sh\"", "24:19", "cannot read user data"),
+    ("access_log  = \"api_access\"", "access_log  = \"api-logs\"", "42:15", "`api-logs` does not name a declared [log_group.*]"),
+    ("name   = \"job-work-planner\"", "name   = \"Job Work Planner\"", "5:10", "is not usable in AWS resource names"),
+    ("region = \"ap-south-1\"", "region = 42", "6:10", "invalid type"),
+    ("[tags]", "[tags", "8:6", ""),
+];
+
+#[test]
+fn bad_specs_fail_validation_with_file_line_column_and_make_no_aws_call() {
+    let seed = common::seed_spec();
+    for (from, to, position, message) in BAD_SPECS {
+        assert!(seed.contains(from), "seed spec lacks {from:?}");
+        let dir = workdir(&seed.replacen(from, to, 1));
+        for args in [&["validate"][..], &["plan"][..]] {
+            let run = gwctl(dir.path(), args);
+            assert_eq!(run.code, 1, "{args:?} with {to:?}: {}", run.stdout);
+            let expected = format!("gateway.toml:{position}:");
+            assert!(run.stderr.contains(&expected), "{to:?}: expected {expected} in:\n{}", run.stderr);
+            assert!(run.stderr.contains(message), "{to:?}: expected {message:?} in:\n{}", run.stderr);
+            assert!(run.stderr.contains("nothing was sent to AWS"), "{}", run.stderr);
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        }
+        assert!(!dir.path().join("state").exists(), "no state is written for a bad spec");
+    }
+}
+
+#[test]
+fn user_data_over_16_kib_is_rejected() {
+    let dir = workdir(&common::seed_spec());
+    std::fs::write(dir.path().join("examples/apache-user-data.sh"), vec![b'#'; 16 * 1024 + 1]).unwrap();
+    let run = gwctl(dir.path(), &["validate"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("16385 bytes; EC2 accepts at most 16384"), "{}", run.stderr);
+}
+
+fn state_file(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    let path = dir.join("state/job-work-planner.json");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn damaged_newer_or_foreign_state_is_refused_and_left_untouched() {
+    let cases = [
+        ("{\"version\": 1, \"serial\": 3, \"lin", "is not valid gwctl state"),
+        ("{\"version\": 99, \"serial\": 1, \"lineage\": \"x\", \"gwctl_version\": \"9.0.0\", \"resources\": []}", "newer than this gwctl understands"),
+    ];
+    for (body, message) in cases {
+        let dir = workdir(&common::seed_spec());
+        let path = state_file(dir.path(), body);
+        for args in [&["plan"][..], &["apply", "--auto-approve"][..], &["destroy", "--auto-approve"][..]] {
+            let run = gwctl(dir.path(), args);
+            assert_eq!(run.code, 1, "{args:?}");
+            assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), body, "the state file is untouched");
+        }
+        assert!(!dir.path().join("state/job-work-planner.json.lock").exists(), "a refused run leaves no lock behind");
+    }
+}
+
+#[test]
+fn a_held_lock_makes_a_second_writer_fail_fast_naming_the_holder() {
+    let dir = workdir(&common::seed_spec());
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    let lock = dir.path().join("state/job-work-planner.json.lock");
+    // A live holder: this test process.
+    let holder = serde_json::json!({"id": "lock-1", "pid": std::process::id(), "host": hostname(), "command": "gwctl apply", "created": "2026-11-28T00:00:00Z"});
+    std::fs::write(&lock, holder.to_string()).unwrap();
+    let start = std::time::Instant::now();
+    let run = gwctl(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1);
+    assert!(start.elapsed() < std::time::Duration::from_secs(5), "fails fast");
+    assert!(run.stderr.contains("state is locked by `gwctl apply`"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("pid {}", std::process::id())), "{}", run.stderr);
+    assert!(run.stderr.contains("--lock-timeout"), "{}", run.stderr);
+
+    // --lock-timeout waits, then fails naming the holder.
+    let start = std::time::Instant::now();
+    let run = gwctl(dir.path(), &["apply", "--auto-approve", "--lock-timeout", "1s"]);
+    assert_eq!(run.code, 1);
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
+
+    // A dead holder is recognised, and force-unlock with its id removes the lock.
+    let dead = serde_json::json!({"id": "lock-2", "pid": 999_999_999u32, "host": hostname(), "command": "gwctl apply", "created": "2026-11-28T00:00:00Z"});
+    std::fs::write(&lock, dead.to_string()).unwrap();
+    let run = gwctl(dir.path(), &["apply", "--auto-approve"]);
+    assert!(run.stderr.contains("no longer running") && run.stderr.contains("gwctl force-unlock lock-2"), "{}", run.stderr);
+    let wrong = gwctl(dir.path(), &["force-unlock", "lock-9"]);
+    assert_eq!(wrong.code, 1);
+    assert!(lock.exists());
+    let run = gwctl(dir.path(), &["force-unlock", "lock-2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!lock.exists());
+}
+
+fn hostname() -> String {
+    let out = Command::new("hostname").output().expect("hostname");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
