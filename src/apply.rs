@@ -36,6 +36,8 @@ struct Op {
     kind: Kind,
     phase: Phase,
     waits: Vec<usize>,
+    /// What to delete when the state does not record it (unmanaged).
+    target: Option<resources::Known>,
 }
 
 /// What happened to each operation.
@@ -66,7 +68,7 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
     let mut down: HashMap<String, usize> = HashMap::new();
     for c in &plan.changes {
         let push = |phase: Phase, ops: &mut Vec<Op>| {
-            ops.push(Op { address: c.address.clone(), kind: c.kind, phase, waits: vec![] });
+            ops.push(Op { address: c.address.clone(), kind: c.kind, phase, waits: vec![], target: c.target.clone() });
             ops.len() - 1
         };
         match c.action {
@@ -112,6 +114,14 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
                     ops[d].waits.push(j);
                 }
             }
+        }
+    }
+    // Unmanaged integrations and authorizers go after every route change, as
+    // API Gateway refuses to delete what a route still uses.
+    let route_ops: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].kind == Kind::Route).collect();
+    for i in 0..ops.len() {
+        if ops[i].target.is_some() && matches!(ops[i].kind, Kind::Integration | Kind::Authorizer) {
+            ops[i].waits.extend(route_ops.iter().copied());
         }
     }
     ops
@@ -239,9 +249,9 @@ impl Applier<'_> {
     async fn execute(&self, op: &Op, node: Option<&Node>, shared: &Mutex<Shared>) -> Result<Option<String>, OpError> {
         match op.phase {
             Phase::Delete => {
-                let existing = shared.lock().await.state.get(&op.address).cloned();
-                if let Some(r) = existing {
-                    resources::delete(self.aws, op.kind, &r.id, &r.attributes).await?;
+                let existing = shared.lock().await.state.get(&op.address).map(|r| resources::Known { id: r.id.clone(), attrs: r.attributes.clone() });
+                if let Some(r) = existing.or_else(|| op.target.clone()) {
+                    resources::delete(self.aws, op.kind, &r.id, &r.attrs).await?;
                 }
                 let mut s = shared.lock().await;
                 let Shared { store, state } = &mut *s;
@@ -344,7 +354,7 @@ mod tests {
     }
 
     fn change(address: &str, action: Action) -> Change {
-        Change { address: address.into(), kind: Kind::Instance, action, diff: vec![], reason: None }
+        Change { address: address.into(), kind: Kind::Instance, action, diff: vec![], reason: None, target: None }
     }
 
     fn resource(address: &str, deps: &[&str]) -> ResourceState {

@@ -62,6 +62,9 @@ pub enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Read-only check, for cron: does AWS still match what was applied?
+    /// Exit 0 in sync, 2 drift, 1 could not check.
+    Drift,
     /// Print values of the applied stack (api_endpoint, instance_public_ip, ...).
     Output {
         /// One output's name.

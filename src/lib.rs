@@ -5,6 +5,7 @@ pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod drift;
 pub mod error;
 pub mod graph;
 pub mod plan;

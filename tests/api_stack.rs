@@ -214,3 +214,58 @@ async fn a_replaced_instance_takes_the_integration_with_it_in_the_same_apply() {
     assert_eq!(api.integrations[0].integration_uri(), Some(format!("http://{dns}").as_str()));
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[tokio::test]
+async fn routes_integrations_and_authorizers_not_in_the_spec_are_deleted_from_a_managed_api() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let api_id = w.id_of("api.main");
+    let stray = sdk
+        .apigw
+        .create_integration()
+        .api_id(&api_id)
+        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::HttpProxy)
+        .integration_method("ANY")
+        .integration_uri("http://attacker.example")
+        .payload_format_version("1.0")
+        .send()
+        .await
+        .unwrap();
+    sdk.apigw
+        .create_route()
+        .api_id(&api_id)
+        .route_key("POST /debug")
+        .target(format!("integrations/{}", stray.integration_id().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    sdk.apigw
+        .create_authorizer()
+        .api_id(&api_id)
+        .name("permissive")
+        .authorizer_type(aws_sdk_apigatewayv2::types::AuthorizerType::Jwt)
+        .identity_source("$request.header.Authorization")
+        .jwt_configuration(aws_sdk_apigatewayv2::types::JwtConfiguration::builder().issuer("https://example.com").audience("x").build())
+        .send()
+        .await
+        .unwrap();
+
+    let mut planned = actions(&w.plan_json());
+    planned.sort();
+    assert_eq!(
+        planned,
+        vec![
+            ("authorizer.main[\"permissive\"]".to_string(), "delete".to_string()),
+            (format!("integration.main[\"{}\"]", stray.integration_id().unwrap()), "delete".to_string()),
+            ("route.main[\"POST /debug\"]".to_string(), "delete".to_string()),
+        ]
+    );
+    w.expect(&["apply", "--auto-approve"], 0);
+    let api = read_api(&sdk, &api_id).await;
+    assert!(!api.routes.contains_key("POST /debug"));
+    assert_eq!(api.integrations.len(), 1);
+    assert_eq!(api.authorizers.len(), 1);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}

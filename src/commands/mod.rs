@@ -1,6 +1,7 @@
 //! Glue between the CLI and the engine: load, call, print, exit code.
 
 mod apply;
+mod drift;
 mod output;
 mod plan;
 
@@ -12,6 +13,7 @@ use crate::cli::{Cli, Command, Global};
 use crate::error::{Error, Result};
 use crate::graph::{self, Node};
 use crate::plan::{Mode, Plan};
+use crate::refresh::Unmanaged;
 use crate::resources::{self, Attrs, Lookups};
 use crate::spec::Spec;
 use crate::state::State;
@@ -23,6 +25,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Plan { detailed_exitcode } => plan::plan(g, detailed_exitcode).await,
         Command::Apply { auto_approve } => apply::apply(g, Mode::Normal, auto_approve).await,
         Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve).await,
+        Command::Drift => drift::drift(g).await,
         Command::Output { name, raw } => output::output(g, name.as_deref(), raw),
         Command::ForceUnlock { id } => {
             let spec = Spec::load(&g.spec)?;
@@ -56,6 +59,7 @@ pub fn state_path(g: &Global, spec: &Spec) -> PathBuf {
 /// Everything a plan needs, read from AWS.
 pub struct Refreshed {
     pub live: HashMap<String, Option<Attrs>>,
+    pub unmanaged: Vec<Unmanaged>,
     pub lookups: Lookups,
 }
 
@@ -66,10 +70,11 @@ pub async fn refresh(aws: &Aws, spec: &Spec, state: &State, mode: Mode) -> Resul
         }
         resources::lookups(aws, spec, state).await.map_err(Error::Lookup)
     };
-    let (live, lookups) = futures::join!(crate::refresh::refresh(aws, state), lookups);
-    Ok(Refreshed { live: live?, lookups: lookups? })
+    let (refreshed, lookups) = futures::join!(crate::refresh::refresh(aws, state), lookups);
+    let refreshed = refreshed?;
+    Ok(Refreshed { live: refreshed.live, unmanaged: refreshed.unmanaged, lookups: lookups? })
 }
 
 pub fn make_plan(spec: &Spec, nodes: &[Node], state: &State, r: &Refreshed, mode: Mode) -> Plan {
-    crate::plan::plan(spec, nodes, state, &r.live, &r.lookups, mode)
+    crate::plan::plan(spec, nodes, state, &r.live, &r.unmanaged, &r.lookups, mode)
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::graph::{Kind, Node};
 use crate::resources::{self, is_unknown, Attrs, Env, Known, Lookups};
 use crate::spec::Spec;
+use crate::refresh::Unmanaged;
 use crate::state::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,9 @@ pub struct Change {
     /// Why, when the attributes alone do not say (e.g. deleted outside gwctl).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// For a delete of something the state does not record: its id and attributes.
+    #[serde(skip)]
+    pub target: Option<Known>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -104,7 +108,15 @@ pub fn known_from(state: &State, live: &HashMap<String, Option<Attrs>>) -> HashM
 
 /// Computes the plan. `live` holds, for each state address, the attributes
 /// just read from AWS (`None`: the resource no longer exists).
-pub fn plan(spec: &Spec, nodes: &[Node], state: &State, live: &HashMap<String, Option<Attrs>>, lookups: &Lookups, mode: Mode) -> Plan {
+pub fn plan(
+    spec: &Spec,
+    nodes: &[Node],
+    state: &State,
+    live: &HashMap<String, Option<Attrs>>,
+    unmanaged: &[Unmanaged],
+    lookups: &Lookups,
+    mode: Mode,
+) -> Plan {
     let mut known = known_from(state, live);
     let mut changes = Vec::new();
     if mode == Mode::Normal {
@@ -118,7 +130,7 @@ pub fn plan(spec: &Spec, nodes: &[Node], state: &State, live: &HashMap<String, O
                     let reason = state
                         .get(&node.address)
                         .map(|r| format!("{} {} no longer exists in AWS", node.kind, r.id));
-                    Change { address: node.address.clone(), kind: node.kind, action: Action::Create, diff: diff(None, &want, &[]), reason }
+                    Change { address: node.address.clone(), kind: node.kind, action: Action::Create, diff: diff(None, &want, &[]), reason, target: None }
                 }
                 Some(have) => {
                     let diff = diff(Some(&have.attrs), &want, resources::force_new(node.kind));
@@ -129,7 +141,7 @@ pub fn plan(spec: &Spec, nodes: &[Node], state: &State, live: &HashMap<String, O
                     } else {
                         Action::Update
                     };
-                    Change { address: node.address.clone(), kind: node.kind, action, diff, reason: None }
+                    Change { address: node.address.clone(), kind: node.kind, action, diff, reason: None, target: None }
                 }
             };
             if matches!(change.action, Action::Create | Action::Replace) {
@@ -148,19 +160,41 @@ pub fn plan(spec: &Spec, nodes: &[Node], state: &State, live: &HashMap<String, O
         .filter(|r| !wanted.contains(r.address.as_str()))
         .filter_map(|r| {
             let attrs = live.get(&r.address)?.as_ref()?;
-            let diff = attrs
-                .iter()
-                .filter(|(k, _)| !k.starts_with('_'))
-                .map(|(k, v)| AttrDiff { path: k.clone(), before: Some(v.clone()), after: None, forces_replacement: false })
-                .collect();
-            Some(Change { address: r.address.clone(), kind: r.kind, action: Action::Delete, diff, reason: None })
+            Some(Change { address: r.address.clone(), kind: r.kind, action: Action::Delete, diff: delete_diff(attrs), reason: None, target: None })
         })
         .collect();
     // Deletes run dependents first: list them in that order.
     let order = crate::apply::delete_order(state);
     deletes.sort_by_key(|c| order.iter().position(|a| a == &c.address).unwrap_or(usize::MAX));
     changes.extend(deletes);
+    // The spec is authoritative inside its APIs: what the state does not know goes.
+    if mode == Mode::Normal {
+        for u in unmanaged {
+            if let Some(c) = changes.iter_mut().find(|c| c.address == u.address && c.action == Action::Create && c.target.is_none()) {
+                c.action = Action::Replace;
+                c.reason = Some(format!("an unmanaged copy exists in {}", u.found_in));
+                c.target = Some(Known { id: u.id.clone(), attrs: u.attrs.clone() });
+                continue;
+            }
+            changes.push(Change {
+                address: u.address.clone(),
+                kind: u.kind,
+                action: Action::Delete,
+                diff: delete_diff(&u.attrs),
+                reason: Some(format!("not in the spec, found in {}", u.found_in)),
+                target: Some(Known { id: u.id.clone(), attrs: u.attrs.clone() }),
+            });
+        }
+    }
     Plan { changes }
+}
+
+fn delete_diff(attrs: &Attrs) -> Vec<AttrDiff> {
+    attrs
+        .iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .map(|(k, v)| AttrDiff { path: k.clone(), before: Some(v.clone()), after: None, forces_replacement: false })
+        .collect()
 }
 
 /// The attribute differences between what exists and what is wanted.

@@ -89,7 +89,7 @@ mod tests {
     use crate::plan::AttrDiff;
 
     fn change(address: &str, action: Action, diff: Vec<AttrDiff>) -> Change {
-        Change { address: address.into(), kind: Kind::Instance, action, diff, reason: None }
+        Change { address: address.into(), kind: Kind::Instance, action, diff, reason: None, target: None }
     }
 
     #[test]

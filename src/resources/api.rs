@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::aws::{err, Aws, AwsError};
-use crate::graph::{Node, Source};
+use crate::graph::{Kind, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["protocol_type"];
 
@@ -103,47 +103,73 @@ pub fn by_api(items: &[ReadItem]) -> BTreeMap<String, Vec<&ReadItem>> {
     out
 }
 
-/// Reads the children of each API in `items` with one paginated list call per
-/// API (`list` fetches one page from a token), and matches them to the items by
-/// id. An API that no longer exists makes its children `None`.
-pub async fn read_children<F, Fut>(items: &[ReadItem], list: F) -> Result<HashMap<String, Option<Attrs>>, AwsError>
+/// Follows NextToken through every page `page` returns, from the first.
+/// `None` when the API itself does not exist.
+pub async fn list_pages<F, Fut>(page: F) -> Result<Option<Vec<(String, Attrs)>>, AwsError>
 where
-    F: Fn(String, Option<String>) -> Fut,
+    F: Fn(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<(String, Attrs)>, Option<String>), AwsError>>,
 {
-    let groups = by_api(items);
-    let lists = groups.iter().map(|(api_id, _)| {
-        let list = &list;
-        async move {
-            let mut all: HashMap<String, Attrs> = HashMap::new();
-            let mut token = None;
-            loop {
-                match list(api_id.clone(), token).await {
-                    Ok((page, next)) => {
-                        all.extend(page);
-                        match next {
-                            Some(t) if !t.is_empty() => token = Some(t),
-                            _ => break,
-                        }
-                    }
-                    Err(e) if e.is_not_found() => break,
-                    Err(e) => return Err(e),
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        match page(token).await {
+            Ok((items, next)) => {
+                all.extend(items);
+                match next {
+                    Some(t) if !t.is_empty() => token = Some(t),
+                    _ => return Ok(Some(all)),
                 }
             }
-            Ok::<_, AwsError>((api_id.clone(), all))
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
         }
-    });
-    let mut found: HashMap<String, HashMap<String, Attrs>> = futures::future::try_join_all(lists).await?.into_iter().collect();
+    }
+}
+
+/// Every child of one kind in one API, with `api_id` set; `None` when the API is gone.
+pub async fn list_children(aws: &Aws, kind: Kind, api_id: &str) -> Result<Option<Vec<(String, Attrs)>>, AwsError> {
+    let listed = match kind {
+        Kind::Route => super::route::list(aws, api_id).await?,
+        Kind::Integration => super::integration::list(aws, api_id).await?,
+        Kind::Authorizer => super::authorizer::list(aws, api_id).await?,
+        Kind::Stage => super::stage::list(aws, api_id).await?,
+        _ => return Ok(None),
+    };
+    Ok(listed.map(|items| {
+        items
+            .into_iter()
+            .map(|(id, mut attrs)| {
+                attrs.insert("api_id".into(), json!(api_id));
+                (id, attrs)
+            })
+            .collect()
+    }))
+}
+
+/// Reads API children of one kind: one paginated list call per API, matched
+/// to the items by id.
+pub async fn read_children(aws: &Aws, kind: Kind, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let groups = by_api(items);
+    let lists = groups.keys().map(|api_id| async move { Ok::<_, AwsError>((api_id.clone(), list_children(aws, kind, api_id).await?)) });
+    let found: HashMap<String, Option<Vec<(String, Attrs)>>> = futures::future::try_join_all(lists).await?.into_iter().collect();
     let mut out = HashMap::new();
     for (api_id, group) in groups {
-        let children = found.entry(api_id.clone()).or_default();
+        let children: HashMap<&str, &Attrs> =
+            found.get(&api_id).and_then(|c| c.as_ref()).map(|c| c.iter().map(|(id, a)| (id.as_str(), a)).collect()).unwrap_or_default();
         for item in group {
-            let attrs = children.remove(&item.id).map(|mut a| {
-                a.insert("api_id".into(), json!(api_id));
-                a
-            });
-            out.insert(item.address.clone(), attrs);
+            out.insert(item.address.clone(), children.get(item.id.as_str()).map(|a| (*a).clone()));
         }
     }
     Ok(out)
+}
+
+/// Reads one child back after a create or update.
+pub async fn read_child(aws: &Aws, kind: Kind, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
+    let children = list_children(aws, kind, api_id).await?.unwrap_or_default();
+    children
+        .into_iter()
+        .find(|(child, _)| child == id)
+        .map(|(_, attrs)| attrs)
+        .ok_or_else(|| AwsError::other("apigateway:Get", format!("{kind} {id} of API {api_id} not found after writing it")))
 }

@@ -7,10 +7,10 @@
 use aws_sdk_apigatewayv2::types::IntegrationType;
 use serde_json::{json, Value};
 
-use super::api::read_children;
+use super::api::{list_pages, read_child, read_children};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
-use crate::graph::{address, Node, Source};
+use crate::graph::{address, Kind, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "type"];
 
@@ -63,27 +63,22 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         .await
         .map_err(err("apigateway:CreateIntegration"))?;
     let id = out.integration_id().unwrap_or_default().to_string();
-    let attrs = read_back(aws, api_id, &id).await?;
+    let attrs = read_child(aws, Kind::Integration, api_id, &id).await?;
     Ok(Known { id, attrs })
 }
 
-async fn read_back(aws: &Aws, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
-    let item = ReadItem { address: String::new(), id: id.into(), attrs: json!({"api_id": api_id}).as_object().cloned().unwrap_or_default() };
-    read(aws, std::slice::from_ref(&item))
-        .await?
-        .remove("")
-        .flatten()
-        .ok_or_else(|| AwsError::other("apigateway:GetIntegrations", format!("integration {id} of API {api_id} not found")))
-}
-
-/// One paginated GetIntegrations per API.
-pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    read_children(items, |api_id, token| async move {
-        let out = aws.apigw.get_integrations().api_id(&api_id).set_next_token(token).send().await.map_err(err("apigateway:GetIntegrations"))?;
-        let page = out.items().iter().map(|i| (i.integration_id().unwrap_or_default().to_string(), observed(i))).collect();
+/// Every integration of one API: one paginated GetIntegrations.
+pub async fn list(aws: &Aws, api_id: &str) -> Result<Option<Vec<(String, Attrs)>>, AwsError> {
+    list_pages(|token| async move {
+        let out = aws.apigw.get_integrations().api_id(api_id).set_next_token(token).send().await.map_err(err("apigateway:GetIntegrations"))?;
+        let page = out.items().iter().map(|x| (x.integration_id().unwrap_or_default().to_string(), observed(x))).collect();
         Ok((page, out.next_token().map(str::to_string)))
     })
     .await
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    read_children(aws, Kind::Integration, items).await
 }
 
 pub fn observed(i: &aws_sdk_apigatewayv2::types::Integration) -> Attrs {
@@ -114,7 +109,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .await
             .map_err(err("apigateway:UpdateIntegration"))?;
     }
-    read_back(aws, api_id, id).await
+    read_child(aws, Kind::Integration, api_id, id).await
 }
 
 pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {

@@ -4,10 +4,10 @@
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 use serde_json::{json, Value};
 
-use super::api::read_children;
+use super::api::{list_pages, read_child, read_children};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
-use crate::graph::{address, Node, Source};
+use crate::graph::{address, Kind, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "route_key"];
 
@@ -53,27 +53,22 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         .await
         .map_err(err("apigateway:CreateRoute"))?;
     let id = out.route_id().unwrap_or_default().to_string();
-    let attrs = read_back(aws, api_id, &id).await?;
+    let attrs = read_child(aws, Kind::Route, api_id, &id).await?;
     Ok(Known { id, attrs })
 }
 
-async fn read_back(aws: &Aws, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
-    let item = ReadItem { address: String::new(), id: id.into(), attrs: json!({"api_id": api_id}).as_object().cloned().unwrap_or_default() };
-    read(aws, std::slice::from_ref(&item))
-        .await?
-        .remove("")
-        .flatten()
-        .ok_or_else(|| AwsError::other("apigateway:GetRoutes", format!("route {id} of API {api_id} not found")))
-}
-
-/// One paginated GetRoutes per API.
-pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    read_children(items, |api_id, token| async move {
-        let out = aws.apigw.get_routes().api_id(&api_id).set_next_token(token).send().await.map_err(err("apigateway:GetRoutes"))?;
-        let page = out.items().iter().map(|r| (r.route_id().unwrap_or_default().to_string(), observed(r))).collect();
+/// Every route of one API: one paginated GetRoutes.
+pub async fn list(aws: &Aws, api_id: &str) -> Result<Option<Vec<(String, Attrs)>>, AwsError> {
+    list_pages(|token| async move {
+        let out = aws.apigw.get_routes().api_id(api_id).set_next_token(token).send().await.map_err(err("apigateway:GetRoutes"))?;
+        let page = out.items().iter().map(|x| (x.route_id().unwrap_or_default().to_string(), observed(x))).collect();
         Ok((page, out.next_token().map(str::to_string)))
     })
     .await
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    read_children(aws, Kind::Route, items).await
 }
 
 pub fn observed(r: &aws_sdk_apigatewayv2::types::Route) -> Attrs {
@@ -104,7 +99,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .await
             .map_err(err("apigateway:UpdateRoute"))?;
     }
-    read_back(aws, api_id, id).await
+    read_child(aws, Kind::Route, api_id, id).await
 }
 
 pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {

@@ -5,10 +5,10 @@
 use aws_sdk_apigatewayv2::types::{AccessLogSettings, RouteSettings};
 use serde_json::{json, Value};
 
-use super::api::read_children;
+use super::api::{list_pages, read_child, read_children};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
-use crate::graph::{address, Node, Source};
+use crate::graph::{address, Kind, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "name"];
 
@@ -80,27 +80,22 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         .send()
         .await
         .map_err(err("apigateway:CreateStage"))?;
-    let attrs = read_back(aws, api_id, name).await?;
+    let attrs = read_child(aws, Kind::Stage, api_id, name).await?;
     Ok(Known { id: name.to_string(), attrs })
 }
 
-async fn read_back(aws: &Aws, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
-    let item = ReadItem { address: String::new(), id: id.into(), attrs: json!({"api_id": api_id}).as_object().cloned().unwrap_or_default() };
-    read(aws, std::slice::from_ref(&item))
-        .await?
-        .remove("")
-        .flatten()
-        .ok_or_else(|| AwsError::other("apigateway:GetStages", format!("stage {id} of API {api_id} not found")))
-}
-
-/// One paginated GetStages per API.
-pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    read_children(items, |api_id, token| async move {
-        let out = aws.apigw.get_stages().api_id(&api_id).set_next_token(token).send().await.map_err(err("apigateway:GetStages"))?;
-        let page = out.items().iter().map(|st| (st.stage_name().unwrap_or_default().to_string(), observed(st))).collect();
+/// Every stage of one API: one paginated GetStages.
+pub async fn list(aws: &Aws, api_id: &str) -> Result<Option<Vec<(String, Attrs)>>, AwsError> {
+    list_pages(|token| async move {
+        let out = aws.apigw.get_stages().api_id(api_id).set_next_token(token).send().await.map_err(err("apigateway:GetStages"))?;
+        let page = out.items().iter().map(|x| (x.stage_name().unwrap_or_default().to_string(), observed(x))).collect();
         Ok((page, out.next_token().map(str::to_string)))
     })
     .await
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    read_children(aws, Kind::Stage, items).await
 }
 
 pub fn observed(st: &aws_sdk_apigatewayv2::types::Stage) -> Attrs {
@@ -144,7 +139,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
         let arn = format!("arn:aws:apigateway:{}::/apis/{api_id}/stages/{id}", aws.region);
         super::api::update_tags(aws, &arn, before, after).await?;
     }
-    read_back(aws, api_id, id).await
+    read_child(aws, Kind::Stage, api_id, id).await
 }
 
 pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
