@@ -48,6 +48,26 @@ pub struct Outcome {
     pub destroyed: usize,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<(String, String)>,
+    /// Set when SIGINT or SIGTERM stopped the run: these were never started.
+    pub not_started: Vec<String>,
+    pub interrupted: bool,
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+pub async fn interrupt() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
 }
 
 /// The order deletes take: dependents before their dependencies.
@@ -116,15 +136,35 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
             }
         }
     }
-    // Unmanaged integrations and authorizers go after every route change, as
-    // API Gateway refuses to delete what a route still uses.
-    let route_ops: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].kind == Kind::Route).collect();
+    // Deleting an unmanaged integration or authorizer waits for the routes
+    // that may still use it to be deleted or repointed: API Gateway refuses to
+    // delete what a route uses. (Route creates use the new ones, not these.)
+    let route_ops: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].kind == Kind::Route && ops[i].phase != Phase::Create).collect();
     for i in 0..ops.len() {
-        if ops[i].target.is_some() && matches!(ops[i].kind, Kind::Integration | Kind::Authorizer) {
+        if ops[i].target.is_some() && ops[i].phase == Phase::Delete && matches!(ops[i].kind, Kind::Integration | Kind::Authorizer) {
             ops[i].waits.extend(route_ops.iter().copied());
         }
     }
     ops
+}
+
+/// Drops state entries AWS no longer has and the plan does not recreate
+/// (deleted outside gwctl, or by a run killed before it saved).
+pub fn prune_gone(plan: &Plan, live: &HashMap<String, Option<Attrs>>, store: &mut Store, state: &mut State) -> Result<usize, StateError> {
+    let gone: Vec<String> = state
+        .resources
+        .iter()
+        .filter(|r| matches!(live.get(&r.address), Some(None)))
+        .filter(|r| plan.get(&r.address).is_none_or(|c| c.action == Action::Delete))
+        .map(|r| r.address.clone())
+        .collect();
+    if !gone.is_empty() {
+        for a in &gone {
+            state.remove(a);
+        }
+        store.save(state)?;
+    }
+    Ok(gone.len())
 }
 
 /// Everything an apply works with.
@@ -155,23 +195,8 @@ enum OpError {
 impl Applier<'_> {
     /// Runs the plan. Returns the outcome, or a state error when the state
     /// could not be saved (then nothing further is started).
-    pub async fn run(&self, plan: &Plan, store: Store, mut state: State) -> Result<(Outcome, State), StateError> {
+    pub async fn run(&self, plan: &Plan, store: Store, state: State) -> Result<(Outcome, State), StateError> {
         let node_map: HashMap<&str, &Node> = self.nodes.iter().map(|n| (n.address.as_str(), n)).collect();
-        // Entries AWS no longer has and the plan does not recreate are dropped.
-        let gone: Vec<String> = state
-            .resources
-            .iter()
-            .filter(|r| matches!(self.live.get(&r.address), Some(None)))
-            .filter(|r| plan.get(&r.address).is_none_or(|c| c.action == Action::Delete))
-            .map(|r| r.address.clone())
-            .collect();
-        let mut store = store;
-        if !gone.is_empty() {
-            for a in &gone {
-                state.remove(a);
-            }
-            store.save(&mut state)?;
-        }
         let ops = build_ops(plan, &node_map, &state);
         let shared = Mutex::new(Shared { store, state });
         let mut outcome = Outcome::default();
@@ -187,8 +212,12 @@ impl Applier<'_> {
         let mut blocked: HashSet<usize> = HashSet::new();
         let mut running = FuturesUnordered::new();
         let mut fatal: Option<StateError> = None;
+        let signal = interrupt();
+        tokio::pin!(signal);
+        let mut interrupted = false;
+        let mut finished_ops: HashSet<usize> = HashSet::new();
         loop {
-            while fatal.is_none() && running.len() < self.parallelism.max(1) {
+            while fatal.is_none() && !interrupted && running.len() < self.parallelism.max(1) {
                 let Some(i) = ready.pop() else { break };
                 let op = &ops[i];
                 let shared = &shared;
@@ -200,7 +229,19 @@ impl Applier<'_> {
                     (i, result, start.elapsed())
                 });
             }
-            let Some((i, result, elapsed)) = running.next().await else { break };
+            let next = tokio::select! {
+                next = running.next() => next,
+                _ = &mut signal, if !interrupted => {
+                    interrupted = true;
+                    (self.progress)(&format!(
+                        "Interrupted: starting nothing new; waiting for {} operation(s) in flight to finish and be saved...",
+                        running.len()
+                    ));
+                    continue;
+                }
+            };
+            let Some((i, result, elapsed)) = next else { break };
+            finished_ops.insert(i);
             let op = &ops[i];
             match result {
                 Ok(id) => {
@@ -239,6 +280,25 @@ impl Applier<'_> {
             }
         }
         drop(running);
+        if !interrupted && fatal.is_none() {
+            // Every operation ran, failed or was skipped; anything else waited on
+            // a cycle, which is a bug in ordering, never a silent success.
+            for (i, op) in ops.iter().enumerate() {
+                if !finished_ops.contains(&i) && !blocked.contains(&i) {
+                    outcome.failed.push((op.address.clone(), "not run: its dependencies form a cycle".into()));
+                }
+            }
+        }
+        if interrupted {
+            outcome.interrupted = true;
+            outcome.not_started = ready.iter().rev().map(|&i| ops[i].address.clone()).collect();
+            let started: HashSet<usize> = ready.iter().copied().collect();
+            for (i, op) in ops.iter().enumerate() {
+                if remaining[i] > 0 && !blocked.contains(&i) && !started.contains(&i) {
+                    outcome.not_started.push(op.address.clone());
+                }
+            }
+        }
         let shared = shared.into_inner();
         if let Some(e) = fatal {
             return Err(e);

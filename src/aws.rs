@@ -23,13 +23,10 @@ impl Aws {
     /// Loads credentials, profile and endpoint from the standard AWS chain.
     /// The region is the spec's: `AWS_REGION` does not override it.
     pub async fn connect(region: &str) -> Aws {
-        let retry = RetryConfig::standard()
-            .with_max_attempts(8)
-            .with_initial_backoff(Duration::from_millis(200))
-            .with_max_backoff(Duration::from_secs(10));
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            .retry_config(retry)
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
             .load()
             .await;
         Aws {
@@ -41,6 +38,53 @@ impl Aws {
             region: region.to_string(),
         }
     }
+}
+
+/// Throttling, 5xx and dropped connections are retried with exponential
+/// backoff and full jitter: 8 attempts, at most 5 s apart, about 11 s at worst.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
+/// A connection that does not open in 5 s, or an attempt that gets no answer
+/// in 60 s, is abandoned and retried.
+fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// Whether a failed call may succeed when repeated: throttling, a 5xx, a
+/// timeout or a broken connection.
+pub fn is_transient<E>(e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or_default();
+            let status = se.raw().status().as_u16();
+            status >= 500
+                || status == 429
+                || matches!(code, "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded")
+        }
+        _ => false,
+    }
+}
+
+/// The wait before attempt `n + 1`: exponential from 100 ms, capped at 5 s, full jitter.
+pub fn backoff(attempt: u32) -> Duration {
+    let cap = Duration::from_millis(100).saturating_mul(1 << attempt.min(6)).min(Duration::from_secs(5));
+    let jitter = uuid::Uuid::new_v4().as_u128() % 1000;
+    cap.mul_f64(jitter as f64 / 1000.0)
 }
 
 /// A failed AWS call.

@@ -15,16 +15,24 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
     let nodes = graph::nodes(&spec);
     let command = if mode == Mode::Destroy { "gwctl destroy" } else { "gwctl apply" };
-    let (store, state) = Store::open(&super::state_path(g, &spec), command, g.lock_timeout)?;
+    let (mut store, mut state) = Store::open(&super::state_path(g, &spec), command, g.lock_timeout)?;
     let aws = Aws::connect(&spec.region).await;
-    let refreshed = super::refresh(&aws, &spec, &state, mode).await?;
+    // Until the first change is made, an interrupt just stops (releasing the lock).
+    let refreshed = tokio::select! {
+        r = super::refresh(&aws, &spec, &state, mode) => r?,
+        _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
+    };
     let plan = super::make_plan(&spec, &nodes, &state, &refreshed, mode);
+    crate::apply::prune_gone(&plan, &refreshed.live, &mut store, &mut state)?;
     print!("{}", render::human(&plan));
     if !plan.has_changes() {
         return Ok(0);
     }
     if !auto_approve {
-        confirm(mode)?;
+        tokio::select! {
+            answer = tokio::task::spawn_blocking(move || confirm(mode)) => answer.map_err(|e| Error::Usage(e.to_string()))??,
+            _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
+        }
     }
     println!();
     let started = Instant::now();
@@ -41,6 +49,18 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool) -> Result<u8> {
     let (outcome, _state) = applier.run(&plan, store, state).await?;
     let what = if mode == Mode::Destroy { "Destroy" } else { "Apply" };
     let secs = started.elapsed().as_secs_f64();
+    if outcome.interrupted {
+        println!(
+            "\n{what} interrupted after {secs:.1}s: {} added, {} changed, {} destroyed, {} failed; not started: {}.",
+            outcome.added,
+            outcome.changed,
+            outcome.destroyed,
+            outcome.failed.len(),
+            if outcome.not_started.is_empty() { "nothing".to_string() } else { outcome.not_started.join(", ") }
+        );
+        println!("The state records everything that was done. Run `gwctl {}` again to finish.", if mode == Mode::Destroy { "destroy" } else { "apply" });
+        return Ok(130);
+    }
     for (addr, reason) in &outcome.skipped {
         println!("{addr}: skipped ({reason})");
     }
@@ -64,6 +84,11 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool) -> Result<u8> {
         }
         Err(Error::ApplyFailed { failed: outcome.failed.len() })
     }
+}
+
+fn interrupted_before_changes() -> u8 {
+    println!("\nInterrupted before any change was made; nothing was changed.");
+    130
 }
 
 fn confirm(mode: Mode) -> Result<()> {

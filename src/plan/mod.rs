@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::graph::{Kind, Node};
+use crate::graph::{Kind, Node, Source};
 use crate::resources::{self, is_unknown, Attrs, Env, Known, Lookups};
 use crate::spec::Spec;
 use crate::refresh::Unmanaged;
@@ -169,11 +169,22 @@ pub fn plan(
     changes.extend(deletes);
     // The spec is authoritative inside its APIs: what the state does not know goes.
     if mode == Mode::Normal {
-        for u in unmanaged {
-            if let Some(c) = changes.iter_mut().find(|c| c.address == u.address && c.action == Action::Create && c.target.is_none()) {
+        let mut consumed = vec![false; unmanaged.len()];
+        // A child the state lost (an interrupted create) that the spec wants is
+        // replaced, not duplicated beside: delete it, then create it as declared.
+        for c in changes.iter_mut().filter(|c| c.action == Action::Create) {
+            let Some(node) = nodes.iter().find(|n| n.address == c.address) else { continue };
+            let found = unmanaged.iter().enumerate().position(|(i, u)| !consumed[i] && same_child(node, c, u));
+            if let Some(i) = found {
+                consumed[i] = true;
+                let u = &unmanaged[i];
                 c.action = Action::Replace;
-                c.reason = Some(format!("an unmanaged copy exists in {}", u.found_in));
+                c.reason = Some(format!("replaces {} {} found in {} but not in the state", u.kind, u.id, u.found_in));
                 c.target = Some(Known { id: u.id.clone(), attrs: u.attrs.clone() });
+            }
+        }
+        for (i, u) in unmanaged.iter().enumerate() {
+            if consumed[i] {
                 continue;
             }
             changes.push(Change {
@@ -187,6 +198,25 @@ pub fn plan(
         }
     }
     Plan { changes }
+}
+
+/// Whether unmanaged `u` is the API child that `node` (planned for create)
+/// declares: same kind in the same API with the same identity (route key,
+/// authorizer or stage name; an API has one integration).
+fn same_child(node: &Node, change: &Change, u: &Unmanaged) -> bool {
+    if node.kind != u.kind || !u.found_in.starts_with("api.") {
+        return false;
+    }
+    let api = u.found_in.trim_start_matches("api.");
+    let field = |key: &str| change.diff.iter().find(|d| d.path == key).and_then(|d| d.after.clone());
+    let theirs = |key: &str| u.attrs.get(key).cloned();
+    match &node.source {
+        Source::Route { api: a, .. } => a == api && field("route_key").is_some() && field("route_key") == theirs("route_key"),
+        Source::Authorizer { api: a, .. } => a == api && field("name") == theirs("name"),
+        Source::Stage(a) => a == api && field("name") == theirs("name"),
+        Source::Integration(a) => a == api,
+        _ => false,
+    }
 }
 
 fn delete_diff(attrs: &Attrs) -> Vec<AttrDiff> {

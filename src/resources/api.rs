@@ -29,20 +29,61 @@ pub fn arn(region: &str, api_id: &str) -> String {
     format!("arn:aws:apigateway:{region}::/apis/{api_id}")
 }
 
-pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
+pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    // API names are not unique in AWS: an API an interrupted run created is
+    // found by its tags and adopted instead of creating a second one.
+    // For the same reason the SDK does not retry CreateApi by itself: a retry
+    // after a lost answer would make a second API. Each attempt here first
+    // looks for the API the previous one may have made.
+    let project = want.get("tags").and_then(|t| t.get("gwctl:project")).and_then(|v| v.as_str()).unwrap_or_default();
     let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    let out = aws
-        .apigw
-        .create_api()
-        .name(s(want, "name"))
-        .protocol_type(ProtocolType::Http)
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(err("apigateway:CreateApi"))?;
-    let id = out.api_id().unwrap_or_default().to_string();
+    let mut attempt = 0;
+    let id = loop {
+        attempt += 1;
+        if let Some(id) = find_tagged(aws, project, address).await? {
+            let current = read_one(aws, &id).await?.unwrap_or_default();
+            let attrs = update(aws, &id, &current, want).await?;
+            return Ok(Known { id, attrs });
+        }
+        let created = aws
+            .apigw
+            .create_api()
+            .name(s(want, "name"))
+            .protocol_type(ProtocolType::Http)
+            .set_tags(Some(tags.clone()))
+            .customize()
+            .config_override(aws_sdk_apigatewayv2::config::Config::builder().retry_config(aws_config::retry::RetryConfig::disabled()))
+            .send()
+            .await;
+        match created {
+            Ok(out) => break out.api_id().unwrap_or_default().to_string(),
+            Err(e) if attempt < crate::aws::MAX_ATTEMPTS && crate::aws::is_transient(&e) => {
+                tokio::time::sleep(crate::aws::backoff(attempt)).await;
+            }
+            Err(e) => return Err(err("apigateway:CreateApi")(e)),
+        }
+    };
     let attrs = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("apigateway:GetApi", format!("API {id} vanished after create")))?;
     Ok(Known { id, attrs })
+}
+
+async fn find_tagged(aws: &Aws, project: &str, address: &str) -> Result<Option<String>, AwsError> {
+    let mut token = None;
+    loop {
+        let page = aws.apigw.get_apis().set_next_token(token).send().await.map_err(err("apigateway:GetApis"))?;
+        let hit = page.items().iter().find(|a| {
+            let tags = a.tags();
+            tags.and_then(|t| t.get("gwctl:project")).map(String::as_str) == Some(project)
+                && tags.and_then(|t| t.get("gwctl:address")).map(String::as_str) == Some(address)
+        });
+        if let Some(api) = hit {
+            return Ok(api.api_id().map(str::to_string));
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {

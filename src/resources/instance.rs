@@ -122,7 +122,8 @@ pub async fn resolve_amis(aws: &Aws, spec: &crate::spec::Spec, state: &State) ->
 }
 
 pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Result<Known, AwsError> {
-    if let Some(id) = find_tagged(aws, address).await? {
+    let project = want.get("tags").and_then(|t| t.get("gwctl:project")).and_then(Value::as_str).unwrap_or_default();
+    if let Some(id) = find_tagged(aws, project, address).await? {
         let current = read_ids(aws, &[id.clone()]).await?.remove(&id).flatten().unwrap_or_default();
         let attrs = update(aws, &id, &current, want).await?;
         return Ok(Known { id, attrs: with_source(attrs, want) });
@@ -194,11 +195,12 @@ fn with_source(mut attrs: Attrs, want: &Attrs) -> Attrs {
     attrs
 }
 
-/// A live instance that carries this address's tag.
-async fn find_tagged(aws: &Aws, address: &str) -> Result<Option<String>, AwsError> {
+/// A live instance of this project that carries this address's tag.
+async fn find_tagged(aws: &Aws, project: &str, address: &str) -> Result<Option<String>, AwsError> {
     let out = aws
         .ec2
         .describe_instances()
+        .filters(Filter::builder().name("tag:gwctl:project").values(project).build())
         .filters(Filter::builder().name("tag:gwctl:address").values(address).build())
         .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build())
         .send()

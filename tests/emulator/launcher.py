@@ -12,7 +12,7 @@ Control API (JSON, not AWS):
   POST /_emulator/config           {"latency_ms": 20,
                                     "profile_visibility_seconds": 3,
                                     "faults": [{"operation": "ec2:RunInstances",
-                                                "error": "throttle" | "5xx" | "reset",
+                                                "error": "throttle" | "5xx" | "reset" | "reset-after",
                                                 "count": 2}]}
 Every addition below says which real AWS behaviour it reproduces.
 """
@@ -359,6 +359,10 @@ class Emulator:
             time.sleep(latency / 1000.0)
         fault = take_fault(operation)
         if fault == "reset":
+            raise ConnectionDropped(operation)
+        if fault == "reset-after":
+            # The request is carried out, then the answer is lost on the way back.
+            list(self.app(environ, lambda *args, **kwargs: None))
             raise ConnectionDropped(operation)
         if fault:
             return error_response(operation, fault, start_response)
