@@ -71,7 +71,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Spec, SpecError> {
         Ok(raw) => raw,
         Err(err) => {
             let span = err.span().unwrap_or(0..0);
-            let message = err.message().trim().to_string();
+            let message = match err.message().trim() {
+                "" => "incomplete TOML: a value or closing bracket is missing here".to_string(),
+                m => m.to_string(),
+            };
             let hint = toml_hint(&message);
             c.at(span, message, hint);
             return Err(SpecError::Invalid(c.problems));
