@@ -10,10 +10,9 @@
 //!   mid-call is finished or adopted next time, never duplicated.
 //! - A failed operation skips its dependents and nothing else.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Mutex;
 
 use crate::aws::{Aws, AwsError};
@@ -22,6 +21,7 @@ use crate::plan::{Action, Plan};
 use crate::resources::{self, Attrs, Env, Lookups};
 use crate::spec::Spec;
 use crate::state::{now_rfc3339, Pending, ResourceState, State, StateError, Store};
+use crate::walk::StepResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -51,6 +51,14 @@ pub struct Outcome {
     /// Set when SIGINT or SIGTERM stopped the run: these were never started.
     pub not_started: Vec<String>,
     pub interrupted: bool,
+    /// The longest chain of dependent operations by measured duration, and the
+    /// whole run: how close the schedule came to what the graph allows.
+    pub critical_path: std::time::Duration,
+    pub elapsed: std::time::Duration,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
@@ -199,111 +207,63 @@ impl Applier<'_> {
         let node_map: HashMap<&str, &Node> = self.nodes.iter().map(|n| (n.address.as_str(), n)).collect();
         let ops = build_ops(plan, &node_map, &state);
         let shared = Mutex::new(Shared { store, state });
-        let mut outcome = Outcome::default();
-        let mut remaining: Vec<usize> = ops.iter().map(|o| o.waits.len()).collect();
-        let mut dependents: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (i, o) in ops.iter().enumerate() {
-            for &w in &o.waits {
-                dependents.entry(w).or_default().push(i);
-            }
-        }
-        let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| remaining[i] == 0).collect();
-        ready.reverse();
-        let mut blocked: HashSet<usize> = HashSet::new();
-        let mut running = FuturesUnordered::new();
-        let mut fatal: Option<StateError> = None;
-        let signal = interrupt();
-        tokio::pin!(signal);
-        let mut interrupted = false;
-        let mut finished_ops: HashSet<usize> = HashSet::new();
-        loop {
-            while fatal.is_none() && !interrupted && running.len() < self.parallelism.max(1) {
-                let Some(i) = ready.pop() else { break };
-                let op = &ops[i];
-                let shared = &shared;
-                let node = node_map.get(op.address.as_str()).copied();
-                running.push(async move {
-                    let start = Instant::now();
-                    (self.progress)(&format!("{}: {}...", op.address, starting(op.phase)));
-                    let result = self.execute(op, node, shared).await;
-                    (i, result, start.elapsed())
-                });
-            }
-            let next = tokio::select! {
-                next = running.next() => next,
-                _ = &mut signal, if !interrupted => {
-                    interrupted = true;
-                    (self.progress)(&format!(
-                        "Interrupted: starting nothing new; waiting for {} operation(s) in flight to finish and be saved...",
-                        running.len()
-                    ));
-                    continue;
-                }
-            };
-            let Some((i, result, elapsed)) = next else { break };
-            finished_ops.insert(i);
-            let op = &ops[i];
-            match result {
-                Ok(id) => {
-                    let secs = elapsed.as_secs_f64();
-                    (self.progress)(&format!("{}: {} after {secs:.1}s{}", op.address, finished(op.phase), id.map(|id| format!(" [id={id}]")).unwrap_or_default()));
-                    match op.phase {
-                        Phase::Create => outcome.added += 1,
-                        Phase::Update => outcome.changed += 1,
-                        Phase::Delete => outcome.destroyed += 1,
+        let errors: std::sync::Mutex<HashMap<usize, String>> = std::sync::Mutex::new(HashMap::new());
+        let fatal: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
+        let waits: Vec<Vec<usize>> = ops.iter().map(|o| o.waits.clone()).collect();
+        let on_interrupt = |in_flight: usize| {
+            (self.progress)(&format!("Interrupted: starting nothing new; waiting for {in_flight} operation(s) in flight to finish and be saved..."));
+        };
+        let report = crate::walk::walk(&waits, self.parallelism, interrupt(), on_interrupt, |i| {
+            let (op, shared, errors, fatal) = (&ops[i], &shared, &errors, &fatal);
+            let node = node_map.get(op.address.as_str()).copied();
+            async move {
+                let start = Instant::now();
+                (self.progress)(&format!("{}: {}...", op.address, starting(op.phase)));
+                match self.execute(op, node, shared).await {
+                    Ok(id) => {
+                        let secs = start.elapsed().as_secs_f64();
+                        let id = id.map(|id| format!(" [id={id}]")).unwrap_or_default();
+                        (self.progress)(&format!("{}: {} after {secs:.1}s{id}", op.address, finished(op.phase)));
+                        StepResult::Done
                     }
-                    for &d in dependents.get(&i).into_iter().flatten() {
-                        remaining[d] -= 1;
-                        if remaining[d] == 0 && !blocked.contains(&d) {
-                            ready.push(d);
-                        }
+                    Err(OpError::Aws(e)) => {
+                        (self.progress)(&format!("{}: {} failed: {e}", op.address, starting(op.phase).to_lowercase()));
+                        lock(errors).insert(i, e.to_string());
+                        StepResult::Failed
                     }
-                }
-                Err(OpError::State(e)) => {
-                    (self.progress)(&format!("{}: state could not be saved: {e}", op.address));
-                    outcome.failed.push((op.address.clone(), e.to_string()));
-                    fatal = Some(e);
-                }
-                Err(OpError::Aws(e)) => {
-                    (self.progress)(&format!("{}: {} failed: {e}", op.address, starting(op.phase).to_lowercase()));
-                    outcome.failed.push((op.address.clone(), e.to_string()));
-                    let mut stack = vec![i];
-                    while let Some(f) = stack.pop() {
-                        for &d in dependents.get(&f).into_iter().flatten() {
-                            if blocked.insert(d) {
-                                outcome.skipped.push((ops[d].address.clone(), format!("{} failed", op.address)));
-                                stack.push(d);
-                            }
-                        }
+                    Err(OpError::State(e)) => {
+                        (self.progress)(&format!("{}: state could not be saved: {e}", op.address));
+                        lock(errors).insert(i, e.to_string());
+                        *lock(fatal) = Some(e);
+                        StepResult::Fatal
                     }
                 }
             }
-        }
-        drop(running);
-        if !interrupted && fatal.is_none() {
-            // Every operation ran, failed or was skipped; anything else waited on
-            // a cycle, which is a bug in ordering, never a silent success.
-            for (i, op) in ops.iter().enumerate() {
-                if !finished_ops.contains(&i) && !blocked.contains(&i) {
-                    outcome.failed.push((op.address.clone(), "not run: its dependencies form a cycle".into()));
-                }
+        })
+        .await;
+        let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut outcome = Outcome { interrupted: report.interrupted, ..Outcome::default() };
+        for (i, op) in ops.iter().enumerate() {
+            match report.results[i] {
+                Some(StepResult::Done) => match op.phase {
+                    Phase::Create => outcome.added += 1,
+                    Phase::Update => outcome.changed += 1,
+                    Phase::Delete => outcome.destroyed += 1,
+                },
+                Some(_) => outcome.failed.push((op.address.clone(), errors.remove(&i).unwrap_or_default())),
+                None => {}
             }
         }
-        if interrupted {
-            outcome.interrupted = true;
-            outcome.not_started = ready.iter().rev().map(|&i| ops[i].address.clone()).collect();
-            let started: HashSet<usize> = ready.iter().copied().collect();
-            for (i, op) in ops.iter().enumerate() {
-                if remaining[i] > 0 && !blocked.contains(&i) && !started.contains(&i) {
-                    outcome.not_started.push(op.address.clone());
-                }
-            }
-        }
-        let shared = shared.into_inner();
-        if let Some(e) = fatal {
+        outcome.skipped = report.skipped.iter().map(|&(d, f)| (ops[d].address.clone(), format!("{} failed", ops[f].address))).collect();
+        // A cycle is a bug in ordering: report it, never a silent success.
+        outcome.failed.extend(report.never_ready.iter().map(|&i| (ops[i].address.clone(), "not run: its dependencies form a cycle".to_string())));
+        outcome.not_started = report.not_started.iter().map(|&i| ops[i].address.clone()).collect();
+        outcome.critical_path = report.critical_path(&waits);
+        outcome.elapsed = report.elapsed;
+        if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);
         }
-        Ok((outcome, shared.state))
+        Ok((outcome, shared.into_inner().state))
     }
 
     async fn execute(&self, op: &Op, node: Option<&Node>, shared: &Mutex<Shared>) -> Result<Option<String>, OpError> {

@@ -13,3 +13,4 @@ pub mod refresh;
 pub mod resources;
 pub mod spec;
 pub mod state;
+pub mod walk;

@@ -96,12 +96,7 @@ async fn read_one(aws: &Aws, item: &ReadItem) -> Result<Option<Attrs>, AwsError>
     let Some(role) = role else { return Ok(None) };
     let attached = aws.iam.list_attached_role_policies().role_name(name).into_paginator().items().send();
     let inline_names = aws.iam.list_role_policies().role_name(name).into_paginator().items().send();
-    let tags = aws.iam.list_role_tags().role_name(name).into_paginator().items().send();
-    let (attached, inline_names, tags) = futures::join!(
-        attached.try_collect(),
-        inline_names.try_collect(),
-        tags.try_collect()
-    );
+    let (attached, inline_names) = futures::join!(attached.try_collect(), inline_names.try_collect());
     let mut managed: Vec<String> = attached
         .map_err(err("iam:ListAttachedRolePolicies"))?
         .into_iter()
@@ -115,7 +110,6 @@ async fn read_one(aws: &Aws, item: &ReadItem) -> Result<Option<Attrs>, AwsError>
     }))
     .await?;
     let inline: serde_json::Map<String, Value> = docs.into_iter().collect();
-    let tags = tags.map_err(err("iam:ListRoleTags"))?;
     let trust = role.assume_role_policy_document.as_deref().map(parse_policy).unwrap_or(Value::Null);
     let attrs = json!({
         "name": role.role_name,
@@ -123,7 +117,8 @@ async fn read_one(aws: &Aws, item: &ReadItem) -> Result<Option<Attrs>, AwsError>
         "assume_role_policy": trust,
         "managed_policies": managed,
         "inline_policies": inline,
-        "tags": tags_value(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
+        // GetRole returns the role's tags (at most 50, never paged).
+        "tags": tags_value(role.tags().iter().map(|t| (t.key.as_str(), t.value.as_str()))),
     });
     Ok(attrs.as_object().cloned())
 }

@@ -39,10 +39,12 @@ pub struct Known {
     pub attrs: Attrs,
 }
 
-/// Values looked up in AWS before planning: the default VPC and AMI ids.
+/// Values looked up in AWS before planning: VPCs and AMI ids.
 #[derive(Debug, Clone, Default)]
 pub struct Lookups {
-    pub default_vpc: Option<String>,
+    /// security group address → the VPC it belongs in when the spec names none:
+    /// the one recorded for an existing group, else the default VPC.
+    pub vpcs: HashMap<String, String>,
     /// instance address → AMI id (resolved from SSM, or pinned in state).
     pub amis: HashMap<String, String>,
 }
@@ -193,21 +195,40 @@ pub async fn delete(aws: &Aws, kind: Kind, id: &str, attrs: &Attrs) -> Result<()
     }
 }
 
-/// Looks up the values desired attributes need from AWS: the default VPC (when
-/// a security group has no `vpc_id`) and AMIs named by SSM parameters. An AMI
-/// resolved before is pinned: while the spec names the same source, the
-/// recorded id is used, so a new AMI release does not replace the instance.
+/// Looks up the values desired attributes need from AWS: the default VPC for
+/// security groups the spec gives no `vpc_id` (asked only when such a group
+/// is to be created; an existing group keeps the VPC it was made in) and AMIs
+/// named by SSM parameters. An AMI resolved before is pinned: while the spec
+/// names the same source, the recorded id is used, so a new AMI release does
+/// not replace the instance.
 pub async fn lookups(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Result<Lookups, AwsError> {
+    let mut vpcs = HashMap::new();
+    let mut need_default = Vec::new();
+    for (name, group) in &spec.security_groups {
+        if group.vpc_id.is_some() {
+            continue;
+        }
+        let address = crate::graph::address::security_group(name);
+        match state.get(&address).map(|r| s(&r.attributes, "vpc_id")).filter(|v| !v.is_empty()) {
+            Some(vpc) => {
+                vpcs.insert(address, vpc.to_string());
+            }
+            None => need_default.push(address),
+        }
+    }
     let vpc = async {
-        if spec.security_groups.values().any(|g| g.vpc_id.is_none()) {
-            security_group::default_vpc(aws).await.map(Some)
-        } else {
+        if need_default.is_empty() {
             Ok(None)
+        } else {
+            security_group::default_vpc(aws).await.map(Some)
         }
     };
     let amis = instance::resolve_amis(aws, spec, state);
     let (vpc, amis) = futures::join!(vpc, amis);
-    Ok(Lookups { default_vpc: vpc?, amis: amis? })
+    if let Some(default) = vpc? {
+        vpcs.extend(need_default.into_iter().map(|a| (a, default.clone())));
+    }
+    Ok(Lookups { vpcs, amis: amis? })
 }
 
 // ---- helpers shared by the kinds -------------------------------------------

@@ -21,7 +21,7 @@ const IN_USE_TIMEOUT: Duration = Duration::from_secs(600);
 pub fn desired(env: &Env, node: &Node) -> Attrs {
     let Source::SecurityGroup(name) = &node.source else { return Attrs::new() };
     let Some(sg) = env.spec.security_groups.get(name) else { return Attrs::new() };
-    let vpc = sg.vpc_id.clone().or_else(|| env.lookups.default_vpc.clone()).map(Value::String).unwrap_or(json!(UNKNOWN));
+    let vpc = sg.vpc_id.clone().or_else(|| env.lookups.vpcs.get(&node.address).cloned()).map(Value::String).unwrap_or(json!(UNKNOWN));
     json!({
         "name": env.spec.aws_name(name),
         "description": sg.description,
