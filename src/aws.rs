@@ -29,12 +29,13 @@ impl Aws {
             .timeout_config(timeout_config())
             .load()
             .await;
+        let stats = crate::stats::Recorder;
         Aws {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            apigw: aws_sdk_apigatewayv2::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&config).interceptor(stats).build()),
+            iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&config).interceptor(stats).build()),
+            ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&config).interceptor(stats).build()),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(stats).build()),
+            apigw: aws_sdk_apigatewayv2::Client::from_conf(aws_sdk_apigatewayv2::config::Builder::from(&config).interceptor(stats).build()),
             region: region.to_string(),
         }
     }

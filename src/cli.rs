@@ -31,6 +31,10 @@ pub struct Global {
     /// How long to wait for the state lock (e.g. 30s); fail at once by default.
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
     pub lock_timeout: Duration,
+    /// After the command, print the AWS calls made per service and operation,
+    /// and the time spent waiting on AWS vs in gwctl (also with -v).
+    #[arg(long, global = true)]
+    pub stats: bool,
     /// How many AWS operations apply and destroy run at once.
     #[arg(long, global = true, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,

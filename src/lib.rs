@@ -13,4 +13,5 @@ pub mod refresh;
 pub mod resources;
 pub mod spec;
 pub mod state;
+pub mod stats;
 pub mod walk;

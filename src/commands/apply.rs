@@ -64,6 +64,11 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool) -> Result<u8> {
     for (addr, reason) in &outcome.skipped {
         println!("{addr}: skipped ({reason})");
     }
+    if g.stats || g.verbose > 0 {
+        let cp = outcome.critical_path.as_secs_f64();
+        let ratio = if cp > 0.0 { outcome.elapsed.as_secs_f64() / cp } else { 1.0 };
+        eprintln!("Critical path {cp:.2}s; the walk took {:.2}s ({ratio:.2}x) at parallelism {}.", outcome.elapsed.as_secs_f64(), g.parallelism);
+    }
     if outcome.failed.is_empty() {
         println!(
             "\n{what} complete after {secs:.1}s: {} added, {} changed, {} destroyed.",

@@ -19,8 +19,17 @@ use crate::spec::Spec;
 use crate::state::State;
 
 pub async fn run(cli: Cli) -> Result<u8> {
+    let started = std::time::Instant::now();
     let g = &cli.global;
-    match cli.command {
+    let result = dispatch(g, cli.command).await;
+    if g.stats || g.verbose > 0 {
+        eprint!("{}", crate::stats::render(&crate::stats::snapshot(), started.elapsed()));
+    }
+    result
+}
+
+async fn dispatch(g: &Global, command: Command) -> Result<u8> {
+    match command {
         Command::Validate => validate(g),
         Command::Plan { detailed_exitcode } => plan::plan(g, detailed_exitcode).await,
         Command::Apply { auto_approve } => apply::apply(g, Mode::Normal, auto_approve).await,

@@ -214,3 +214,51 @@ pub async fn read_child(aws: &Aws, kind: Kind, api_id: &str, id: &str) -> Result
         .map(|(_, attrs)| attrs)
         .ok_or_else(|| AwsError::other("apigateway:Get", format!("{kind} {id} of API {api_id} not found after writing it")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(from: usize, to: usize, next: Option<&str>) -> (Vec<(String, Attrs)>, Option<String>) {
+        ((from..to).map(|i| (format!("r{i}"), Attrs::new())).collect(), next.map(str::to_string))
+    }
+
+    #[tokio::test]
+    async fn pagination_is_followed_to_the_end() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let all = list_pages(|token: Option<String>| {
+            seen.lock().unwrap().push(token.clone());
+            async move {
+                Ok(match token.as_deref() {
+                    None => page(0, 25, Some("25")),
+                    Some("25") => page(25, 50, Some("50")),
+                    Some("50") => page(50, 60, None),
+                    Some(other) => panic!("unexpected token {other}"),
+                })
+            }
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let ids: Vec<String> = all.into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, (0..60).map(|i| format!("r{i}")).collect::<Vec<_>>());
+        assert_eq!(*seen.lock().unwrap(), vec![None, Some("25".to_string()), Some("50".to_string())]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_next_token_ends_the_listing_and_a_missing_api_is_none() {
+        let all = list_pages(|_token: Option<String>| async { Ok(page(0, 3, Some(""))) }).await.unwrap().unwrap();
+        assert_eq!(all.len(), 3);
+        let gone = list_pages(|_token: Option<String>| async {
+            Err::<(Vec<(String, Attrs)>, Option<String>), _>(AwsError {
+                operation: "apigateway:GetRoutes",
+                code: Some("NotFoundException".into()),
+                message: "Invalid API identifier".into(),
+                request_id: None,
+            })
+        })
+        .await
+        .unwrap();
+        assert!(gone.is_none());
+    }
+}
