@@ -205,7 +205,13 @@ pub async fn read_children(aws: &Aws, kind: Kind, items: &[ReadItem]) -> Result<
     Ok(out)
 }
 
-/// Reads one child back after a create or update.
+/// A child's attributes with the API it belongs to.
+pub fn with_api(mut attrs: Attrs, api_id: &str) -> Attrs {
+    attrs.insert("api_id".into(), json!(api_id));
+    attrs
+}
+
+/// Reads one child back (after an update that changed nothing the response describes).
 pub async fn read_child(aws: &Aws, kind: Kind, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
     let children = list_children(aws, kind, api_id).await?.unwrap_or_default();
     children

@@ -4,12 +4,32 @@
 use aws_sdk_apigatewayv2::types::{AuthorizerType, JwtConfiguration};
 use serde_json::{json, Value};
 
-use super::api::{list_pages, read_child, read_children};
+use super::api::{list_pages, read_child, read_children, with_api};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
 use crate::graph::{address, Kind, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "type"];
+
+/// The attributes of a authorizer from any response that describes one (Get*,
+/// Create*, Update*): the same accessors on different types.
+macro_rules! authorizer_attrs {
+    ($a:expr) => {{
+        let a = $a;
+        let mut audience: Vec<String> = a.jwt_configuration().map(|j| j.audience().to_vec()).unwrap_or_default();
+        audience.sort();
+        json!({
+            "name": a.name(),
+            "type": a.authorizer_type().map(|t| t.as_str()),
+            "identity_source": a.identity_source(),
+            "issuer": a.jwt_configuration().and_then(|j| j.issuer()),
+            "audience": audience,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }};
+}
 
 pub fn desired(env: &Env, node: &Node) -> Attrs {
     let Source::Authorizer { api, name } = &node.source else { return Attrs::new() };
@@ -49,7 +69,7 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         .await
         .map_err(err("apigateway:CreateAuthorizer"))?;
     let id = out.authorizer_id().unwrap_or_default().to_string();
-    let attrs = read_child(aws, Kind::Authorizer, api_id, &id).await?;
+    let attrs = with_api(authorizer_attrs!(&out), api_id);
     Ok(Known { id, attrs })
 }
 
@@ -68,24 +88,13 @@ pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Optio
 }
 
 pub fn observed(a: &aws_sdk_apigatewayv2::types::Authorizer) -> Attrs {
-    let mut audience: Vec<String> = a.jwt_configuration().map(|j| j.audience().to_vec()).unwrap_or_default();
-    audience.sort();
-    json!({
-        "name": a.name(),
-        "type": a.authorizer_type().map(|t| t.as_str()),
-        "identity_source": a.identity_source(),
-        "issuer": a.jwt_configuration().and_then(|j| j.issuer()),
-        "audience": audience,
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default()
+    authorizer_attrs!(a)
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let api_id = s(after, "api_id");
     if ["name", "identity_source", "issuer", "audience"].iter().any(|k| changed(before, after, k)) {
-        aws.apigw
+        let out = aws.apigw
             .update_authorizer()
             .api_id(api_id)
             .authorizer_id(id)
@@ -95,6 +104,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .send()
             .await
             .map_err(err("apigateway:UpdateAuthorizer"))?;
+        return Ok(with_api(authorizer_attrs!(&out), api_id));
     }
     read_child(aws, Kind::Authorizer, api_id, id).await
 }

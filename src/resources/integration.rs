@@ -7,12 +7,30 @@
 use aws_sdk_apigatewayv2::types::IntegrationType;
 use serde_json::{json, Value};
 
-use super::api::{list_pages, read_child, read_children};
+use super::api::{list_pages, read_child, read_children, with_api};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
 use crate::graph::{address, Kind, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "type"];
+
+/// The attributes of a integration from any response that describes one (Get*,
+/// Create*, Update*): the same accessors on different types.
+macro_rules! integration_attrs {
+    ($i:expr) => {{
+        let i = $i;
+        json!({
+            "type": i.integration_type().map(|t| t.as_str()),
+            "method": i.integration_method(),
+            "uri": i.integration_uri(),
+            "payload_format_version": i.payload_format_version(),
+            "request_parameters": i.request_parameters().cloned().unwrap_or_default(),
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }};
+}
 
 /// Request parameter mapping that forwards the caller's path unchanged.
 pub fn keep_path() -> Value {
@@ -63,7 +81,7 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         .await
         .map_err(err("apigateway:CreateIntegration"))?;
     let id = out.integration_id().unwrap_or_default().to_string();
-    let attrs = read_child(aws, Kind::Integration, api_id, &id).await?;
+    let attrs = with_api(integration_attrs!(&out), api_id);
     Ok(Known { id, attrs })
 }
 
@@ -82,22 +100,13 @@ pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Optio
 }
 
 pub fn observed(i: &aws_sdk_apigatewayv2::types::Integration) -> Attrs {
-    json!({
-        "type": i.integration_type().map(|t| t.as_str()),
-        "method": i.integration_method(),
-        "uri": i.integration_uri(),
-        "payload_format_version": i.payload_format_version(),
-        "request_parameters": i.request_parameters().cloned().unwrap_or_default(),
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default()
+    integration_attrs!(i)
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let api_id = s(after, "api_id");
     if ["method", "uri", "payload_format_version", "request_parameters"].iter().any(|k| changed(before, after, k)) {
-        aws.apigw
+        let out = aws.apigw
             .update_integration()
             .api_id(api_id)
             .integration_id(id)
@@ -108,6 +117,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .send()
             .await
             .map_err(err("apigateway:UpdateIntegration"))?;
+        return Ok(with_api(integration_attrs!(&out), api_id));
     }
     read_child(aws, Kind::Integration, api_id, id).await
 }

@@ -4,12 +4,30 @@
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 use serde_json::{json, Value};
 
-use super::api::{list_pages, read_child, read_children};
+use super::api::{list_pages, read_child, read_children, with_api};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
 use crate::graph::{address, Kind, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "route_key"];
+
+/// The attributes of a route from any response that describes one (Get*,
+/// Create*, Update*): the same accessors on different types.
+macro_rules! route_attrs {
+    ($r:expr) => {{
+        let r = $r;
+        let auth = r.authorization_type().map(|t| t.as_str()).unwrap_or("NONE");
+        json!({
+            "route_key": r.route_key(),
+            "target": r.target(),
+            "authorization_type": auth,
+            "authorizer_id": r.authorizer_id().filter(|id| !id.is_empty()),
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }};
+}
 
 pub fn desired(env: &Env, node: &Node) -> Attrs {
     let Source::Route { api, route } = &node.source else { return Attrs::new() };
@@ -53,7 +71,7 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         .await
         .map_err(err("apigateway:CreateRoute"))?;
     let id = out.route_id().unwrap_or_default().to_string();
-    let attrs = read_child(aws, Kind::Route, api_id, &id).await?;
+    let attrs = with_api(route_attrs!(&out), api_id);
     Ok(Known { id, attrs })
 }
 
@@ -72,23 +90,14 @@ pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Optio
 }
 
 pub fn observed(r: &aws_sdk_apigatewayv2::types::Route) -> Attrs {
-    let auth = r.authorization_type().map(|t| t.as_str()).unwrap_or("NONE");
-    json!({
-        "route_key": r.route_key(),
-        "target": r.target(),
-        "authorization_type": auth,
-        "authorizer_id": r.authorizer_id().filter(|id| !id.is_empty()),
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default()
+    route_attrs!(r)
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let api_id = s(after, "api_id");
     if ["target", "authorization_type", "authorizer_id"].iter().any(|k| changed(before, after, k)) {
         // Authorization NONE clears the authorizer; AWS wants no authorizer id with it.
-        aws.apigw
+        let out = aws.apigw
             .update_route()
             .api_id(api_id)
             .route_id(id)
@@ -98,6 +107,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .send()
             .await
             .map_err(err("apigateway:UpdateRoute"))?;
+        return Ok(with_api(route_attrs!(&out), api_id));
     }
     read_child(aws, Kind::Route, api_id, id).await
 }

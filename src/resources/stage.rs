@@ -5,12 +5,37 @@
 use aws_sdk_apigatewayv2::types::{AccessLogSettings, RouteSettings};
 use serde_json::{json, Value};
 
-use super::api::{list_pages, read_child, read_children};
+use super::api::{list_pages, read_child, read_children, with_api};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
 use crate::graph::{address, Kind, Node, Source};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "name"];
+
+/// The attributes of a stage from any response that describes one (Get*,
+/// Create*, Update*): the same accessors on different types.
+macro_rules! stage_attrs {
+    ($st:expr) => {{
+        let st = $st;
+        let settings = st.default_route_settings();
+        let logs = st.access_log_settings();
+        let format = logs
+            .and_then(|l| l.format())
+            .map(|f| serde_json::from_str::<Value>(f).unwrap_or_else(|_| Value::String(f.to_string())));
+        json!({
+            "name": st.stage_name(),
+            "auto_deploy": st.auto_deploy().unwrap_or(false),
+            "throttle_rate": settings.and_then(|s| s.throttling_rate_limit()),
+            "throttle_burst": settings.and_then(|s| s.throttling_burst_limit()),
+            "access_log_destination": logs.and_then(|l| l.destination_arn()),
+            "access_log_format": format,
+            "tags": tags_value(st.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))),
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }};
+}
 
 /// The access log line: one JSON object per request.
 pub fn access_log_format() -> Value {
@@ -69,7 +94,8 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
     let api_id = s(want, "api_id");
     let name = s(want, "name");
     let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    aws.apigw
+    let out = aws
+        .apigw
         .create_stage()
         .api_id(api_id)
         .stage_name(name)
@@ -80,7 +106,7 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         .send()
         .await
         .map_err(err("apigateway:CreateStage"))?;
-    let attrs = read_child(aws, Kind::Stage, api_id, name).await?;
+    let attrs = with_api(stage_attrs!(&out), api_id);
     Ok(Known { id: name.to_string(), attrs })
 }
 
@@ -99,23 +125,7 @@ pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Optio
 }
 
 pub fn observed(st: &aws_sdk_apigatewayv2::types::Stage) -> Attrs {
-    let settings = st.default_route_settings();
-    let logs = st.access_log_settings();
-    let format = logs
-        .and_then(|l| l.format())
-        .map(|f| serde_json::from_str::<Value>(f).unwrap_or_else(|_| Value::String(f.to_string())));
-    json!({
-        "name": st.stage_name(),
-        "auto_deploy": st.auto_deploy().unwrap_or(false),
-        "throttle_rate": settings.and_then(|s| s.throttling_rate_limit()),
-        "throttle_burst": settings.and_then(|s| s.throttling_burst_limit()),
-        "access_log_destination": logs.and_then(|l| l.destination_arn()),
-        "access_log_format": format,
-        "tags": tags_value(st.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))),
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default()
+    stage_attrs!(st)
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
@@ -133,7 +143,10 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
         if logs_changed {
             call = call.set_access_log_settings(access_logs(after));
         }
-        call.send().await.map_err(err("apigateway:UpdateStage"))?;
+        let out = call.send().await.map_err(err("apigateway:UpdateStage"))?;
+        if !changed(before, after, "tags") {
+            return Ok(with_api(stage_attrs!(&out), api_id));
+        }
     }
     if changed(before, after, "tags") {
         let arn = format!("arn:aws:apigateway:{}::/apis/{api_id}/stages/{id}", aws.region);
