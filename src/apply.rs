@@ -54,6 +54,8 @@ pub struct Outcome {
     /// The longest chain of dependent operations by measured duration, and the
     /// whole run: how close the schedule came to what the graph allows.
     pub critical_path: std::time::Duration,
+    /// The least time any schedule at this parallelism could take.
+    pub lower_bound: std::time::Duration,
     pub elapsed: std::time::Duration,
 }
 
@@ -259,6 +261,7 @@ impl Applier<'_> {
         outcome.failed.extend(report.never_ready.iter().map(|&i| (ops[i].address.clone(), "not run: its dependencies form a cycle".to_string())));
         outcome.not_started = report.not_started.iter().map(|&i| ops[i].address.clone()).collect();
         outcome.critical_path = report.critical_path(&waits);
+        outcome.lower_bound = report.lower_bound(&waits, self.parallelism);
         outcome.elapsed = report.elapsed;
         if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);

@@ -148,6 +148,15 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The least time any schedule with `parallelism` workers could take:
+    /// the critical path, or all the work spread evenly, whichever is longer.
+    pub fn lower_bound(&self, waits: &[Vec<usize>], parallelism: usize) -> Duration {
+        let work: Duration = self.timings.iter().flatten().map(|t| t.end.saturating_sub(t.start)).sum();
+        self.critical_path(waits).max(work / parallelism.max(1) as u32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,8 +66,13 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool) -> Result<u8> {
     }
     if g.stats || g.verbose > 0 {
         let cp = outcome.critical_path.as_secs_f64();
-        let ratio = if cp > 0.0 { outcome.elapsed.as_secs_f64() / cp } else { 1.0 };
-        eprintln!("Critical path {cp:.2}s; the walk took {:.2}s ({ratio:.2}x) at parallelism {}.", outcome.elapsed.as_secs_f64(), g.parallelism);
+        let bound = outcome.lower_bound.as_secs_f64();
+        let walk = outcome.elapsed.as_secs_f64();
+        let ratio = if bound > 0.0 { walk / bound } else { 1.0 };
+        eprintln!(
+            "Critical path {cp:.2}s; lower bound at parallelism {} {bound:.2}s; the walk took {walk:.2}s ({ratio:.2}x the bound).",
+            g.parallelism
+        );
     }
     if outcome.failed.is_empty() {
         println!(

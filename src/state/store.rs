@@ -113,6 +113,23 @@ pub struct Store {
     lock_path: PathBuf,
     lock_id: String,
     lineage: Option<String>,
+    /// The identity of the file as this store last wrote it: while it is
+    /// unchanged nobody replaced it, and the lineage need not be read again.
+    written: Option<FileId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+}
+
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).ok()?;
+    Some(FileId { dev: m.dev(), ino: m.ino(), len: m.len(), mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128 })
 }
 
 pub fn lock_path(path: &Path) -> PathBuf {
@@ -195,6 +212,7 @@ impl Store {
             lock_path,
             lock_id: info.id,
             lineage: None,
+            written: None,
         };
         let state = read(path)?.unwrap_or_default();
         store.lineage = Some(state.lineage.clone());
@@ -204,18 +222,21 @@ impl Store {
     /// Writes `state` as the next serial. Refuses when the file on disk has
     /// meanwhile been replaced by another lineage.
     pub fn save(&mut self, state: &mut State) -> Result<(), StateError> {
-        let current = match read(&self.path) {
-            Ok(c) => c,
-            Err(StateError::Corrupt { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        if let Some(current) = &current {
-            if Some(&current.lineage) != self.lineage.as_ref() {
-                return Err(StateError::Lineage {
-                    path: self.path.clone(),
-                    expected: self.lineage.clone().unwrap_or_default(),
-                    found: current.lineage.clone(),
-                });
+        let unchanged = self.written.is_some() && file_id(&self.path) == self.written;
+        if !unchanged {
+            let current = match read(&self.path) {
+                Ok(c) => c,
+                Err(StateError::Corrupt { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(current) = &current {
+                if Some(&current.lineage) != self.lineage.as_ref() {
+                    return Err(StateError::Lineage {
+                        path: self.path.clone(),
+                        expected: self.lineage.clone().unwrap_or_default(),
+                        found: current.lineage.clone(),
+                    });
+                }
             }
         }
         state.serial += 1;
@@ -224,11 +245,10 @@ impl Store {
             path: self.path.clone(),
             source: io::Error::other(e),
         })?;
-        if let Ok(previous) = fs::read(&self.path) {
-            write_atomic(&append(&self.path, ".backup"), &previous)
-                .map_err(|source| StateError::Write { path: self.path.clone(), source })?;
-        }
-        write_atomic(&self.path, &body).map_err(|source| StateError::Write { path: self.path.clone(), source })
+        keep_backup(&self.path).map_err(|source| StateError::Write { path: self.path.clone(), source })?;
+        write_atomic(&self.path, &body).map_err(|source| StateError::Write { path: self.path.clone(), source })?;
+        self.written = file_id(&self.path);
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -268,6 +288,23 @@ pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, StateError>
     Ok(current)
 }
 
+/// Makes `<path>.backup` the version now at `path`. A hard link to it: that
+/// version is already on disk, so nothing is copied or synced again; the
+/// rename that follows in `write_atomic` gives `path` a new file and leaves
+/// this one to the backup. Where links are not supported, a copy.
+fn keep_backup(path: &Path) -> io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let backup = append(path, ".backup");
+    let tmp = append(path, &format!(".backup.{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    match fs::hard_link(path, &tmp) {
+        Ok(()) => fs::rename(&tmp, &backup),
+        Err(_) => write_atomic(&backup, &fs::read(path)?),
+    }
+}
+
 fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -284,4 +321,54 @@ fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    #[test]
+    fn each_save_keeps_the_previous_version_as_backup_and_bumps_the_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/p.json");
+        let (mut store, mut state) = Store::open(&path, "test", Duration::ZERO).unwrap();
+        store.save(&mut state).unwrap();
+        let first = fs::read_to_string(&path).unwrap();
+        state.pending.push(super::super::Pending {
+            address: "instance.backend".into(),
+            kind: crate::graph::Kind::Instance,
+            token: "t".into(),
+            started_at: "now".into(),
+        });
+        store.save(&mut state).unwrap();
+        let backup = append(&path, ".backup");
+        assert_eq!(fs::read_to_string(&backup).unwrap(), first);
+        assert_eq!(read(&path).unwrap().unwrap().serial, 2);
+        for p in [&path, &backup] {
+            assert_eq!(fs::metadata(p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        let (first, _) = Store::open(&path, "gwctl apply", Duration::ZERO).unwrap();
+        match Store::open(&path, "gwctl destroy", Duration::from_millis(300)) {
+            Err(StateError::Locked { holder, .. }) => assert_eq!(holder.command, "gwctl apply"),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a second writer got the lock"),
+        }
+        drop(first);
+        assert!(Store::open(&path, "gwctl destroy", Duration::ZERO).is_ok(), "the lock is released on drop");
+    }
 }
