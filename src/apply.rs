@@ -221,7 +221,20 @@ impl Applier<'_> {
             async move {
                 let start = Instant::now();
                 (self.progress)(&format!("{}: {}...", op.address, starting(op.phase)));
-                match self.execute(op, node, shared).await {
+                let work = self.execute(op, node, shared);
+                tokio::pin!(work);
+                let every = std::time::Duration::from_secs(10);
+                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                let result = loop {
+                    tokio::select! {
+                        result = &mut work => break result,
+                        _ = ticks.tick() => {
+                            let secs = start.elapsed().as_secs();
+                            (self.progress)(&format!("{}: Still {}... [{secs}s elapsed]", op.address, starting(op.phase).to_lowercase()));
+                        }
+                    }
+                };
+                match result {
                     Ok(id) => {
                         let secs = start.elapsed().as_secs_f64();
                         let id = id.map(|id| format!(" [id={id}]")).unwrap_or_default();

@@ -40,6 +40,21 @@ pub struct Global {
     pub parallelism: usize,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Every resource in the state: address, kind, id.
+    List,
+    /// One resource: id, dependencies and every attribute.
+    Show { address: String },
+    /// Forget a resource without deleting it from AWS.
+    Rm {
+        address: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 30s or 2m)"))
 }
@@ -53,12 +68,18 @@ pub enum Command {
         /// Exit 2 when there are changes, 0 when there are none.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Save the plan, for `gwctl apply FILE` to apply exactly.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
-    /// Make AWS match the spec.
+    /// Make AWS match the spec (or apply a saved plan exactly).
     Apply {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// A plan saved with `gwctl plan --out`: applied without asking, as
+        /// it was reviewed; refused if the state or the spec changed since.
+        planfile: Option<PathBuf>,
     },
     /// Delete everything the state records.
     Destroy {
@@ -76,6 +97,28 @@ pub enum Command {
         /// Print the bare value, without quotes.
         #[arg(long)]
         raw: bool,
+    },
+    /// Inspect and repair the state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Adopt an existing AWS resource as ADDRESS (declared in the spec); the
+    /// next plan shows only real differences.
+    Import {
+        /// The resource's address, e.g. instance.backend
+        address: String,
+        /// Its AWS id: instance id, group id, role name, API id, route id…
+        id: String,
+    },
+    /// Print the dependency graph of the spec as DOT (e.g. `| dot -Tsvg`).
+    Graph,
+    /// Write a commented starter gateway.toml and its user-data script; never
+    /// overwrites an existing file.
+    Init,
+    /// Print a shell completion script.
+    Completions {
+        shell: clap_complete::Shell,
     },
     /// Remove a lock left by a gwctl that is no longer running.
     ForceUnlock {

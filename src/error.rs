@@ -15,6 +15,8 @@ pub enum Error {
     Refresh { kind: Kind, source: AwsError },
     #[error("looking up values the spec refers to: {0}")]
     Lookup(AwsError),
+    #[error(transparent)]
+    SavedPlan(#[from] crate::plan::saved::SavedPlanError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]

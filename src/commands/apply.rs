@@ -8,21 +8,41 @@ use crate::error::{Error, Result};
 use crate::graph;
 use crate::plan::{render, Mode};
 use crate::spec::Spec;
+use crate::plan::saved::SavedPlan;
 use crate::state::Store;
 
 /// `gwctl apply` and `gwctl destroy`.
-pub async fn apply(g: &Global, mode: Mode, auto_approve: bool) -> Result<u8> {
+pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<&std::path::Path>) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
     let nodes = graph::nodes(&spec);
     let command = if mode == Mode::Destroy { "gwctl destroy" } else { "gwctl apply" };
     let (mut store, mut state) = Store::open(&super::state_path(g, &spec), command, g.lock_timeout)?;
     let aws = Aws::connect(&spec.region).await;
-    // Until the first change is made, an interrupt just stops (releasing the lock).
-    let refreshed = tokio::select! {
-        r = super::refresh(&aws, &spec, &state, mode) => r?,
-        _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
+    let saved = match planfile {
+        Some(path) => {
+            let saved = SavedPlan::read(path)?;
+            saved.check_fresh(path, &spec, &state)?;
+            Some(saved)
+        }
+        None => None,
     };
-    let plan = super::make_plan(&spec, &nodes, &state, &refreshed, mode);
+    // Until the first change is made, an interrupt just stops (releasing the lock).
+    let (refreshed, plan) = match saved {
+        Some(saved) => {
+            let plan = saved.plan();
+            (super::Refreshed { live: saved.live, unmanaged: Vec::new(), lookups: saved.lookups }, plan)
+        }
+        None => {
+            let refreshed = tokio::select! {
+                r = super::refresh(&aws, &spec, &state, mode) => r?,
+                _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
+            };
+            let plan = super::make_plan(&spec, &nodes, &state, &refreshed, mode);
+            (refreshed, plan)
+        }
+    };
+    // A saved plan was reviewed when it was made.
+    let auto_approve = auto_approve || planfile.is_some();
     crate::apply::prune_gone(&plan, &refreshed.live, &mut store, &mut state)?;
     print!("{}", render::human(&plan));
     if !plan.has_changes() {

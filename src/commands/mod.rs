@@ -4,6 +4,7 @@ mod apply;
 mod drift;
 mod output;
 mod plan;
+mod state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,11 +32,20 @@ pub async fn run(cli: Cli) -> Result<u8> {
 async fn dispatch(g: &Global, command: Command) -> Result<u8> {
     match command {
         Command::Validate => validate(g),
-        Command::Plan { detailed_exitcode } => plan::plan(g, detailed_exitcode).await,
-        Command::Apply { auto_approve } => apply::apply(g, Mode::Normal, auto_approve).await,
-        Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve).await,
+        Command::Plan { detailed_exitcode, out } => plan::plan(g, detailed_exitcode, out.as_deref()).await,
+        Command::Apply { auto_approve, planfile } => apply::apply(g, Mode::Normal, auto_approve, planfile.as_deref()).await,
+        Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve, None).await,
         Command::Drift => drift::drift(g).await,
         Command::Output { name, raw } => output::output(g, name.as_deref(), raw),
+        Command::State { command } => state::state(g, command).await,
+        Command::Import { address, id } => state::import(g, &address, &id).await,
+        Command::Graph => state::graph(g),
+        Command::Init => state::init(g),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "gwctl", &mut std::io::stdout());
+            Ok(0)
+        }
         Command::ForceUnlock { id } => {
             let spec = Spec::load(&g.spec)?;
             let info = crate::state::force_unlock(&state_path(g, &spec), &id)?;

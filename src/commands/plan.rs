@@ -6,7 +6,7 @@ use crate::plan::{render, Mode};
 use crate::spec::Spec;
 
 /// `gwctl plan`: read-only; takes no lock and never writes the state.
-pub async fn plan(g: &Global, detailed_exitcode: bool) -> Result<u8> {
+pub async fn plan(g: &Global, detailed_exitcode: bool, out: Option<&std::path::Path>) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
     let nodes = graph::nodes(&spec);
     let state = crate::state::read(&super::state_path(g, &spec))?.unwrap_or_default();
@@ -17,6 +17,12 @@ pub async fn plan(g: &Global, detailed_exitcode: bool) -> Result<u8> {
         println!("{}", render::json(&plan));
     } else {
         print!("{}", render::human(&plan));
+    }
+    if let Some(path) = out {
+        crate::plan::saved::SavedPlan::new(&spec, &state, &plan, &refreshed.live, &refreshed.lookups).write(path)?;
+        if !g.json {
+            println!("\nSaved the plan to {}. To apply exactly this plan: gwctl apply {}", path.display(), path.display());
+        }
     }
     Ok(if detailed_exitcode && plan.has_changes() { 2 } else { 0 })
 }

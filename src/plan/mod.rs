@@ -2,6 +2,7 @@
 //! nodes, the state and the attributes just read from AWS.
 
 pub mod render;
+pub mod saved;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -33,14 +33,14 @@ pub fn is_unknown(v: &Value) -> bool {
 }
 
 /// A resource that exists, as far as the plan or apply knows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Known {
     pub id: String,
     pub attrs: Attrs,
 }
 
 /// Values looked up in AWS before planning: VPCs and AMI ids.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Lookups {
     /// security group address → the VPC it belongs in when the spec names none:
     /// the one recorded for an existing group, else the default VPC.

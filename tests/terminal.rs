@@ -1,0 +1,105 @@
+//! What people reach for coming from Terraform: saved plans and stale-plan
+//! refusal, state list/show/rm, import, graph, init, completions.
+
+mod common;
+
+use common::*;
+
+#[tokio::test]
+async fn a_saved_plan_is_applied_exactly_and_a_stale_one_is_refused() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    let run = w.expect(&["plan", "--out", "first.plan"], 0);
+    assert!(run.stdout.contains("gwctl apply first.plan"), "{}", run.stdout);
+    assert!(!w.state_path().exists(), "plan writes no state");
+    let run = w.expect(&["apply", "first.plan"], 0);
+    assert!(run.stdout.contains("15 added"), "{}", run.stdout);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+
+    // A plan made, then the spec changed: refused, nothing applied.
+    w.edit_spec("retention_days = 30", "retention_days = 60");
+    w.expect(&["plan", "--out", "second.plan"], 0);
+    w.edit_spec("retention_days = 60", "retention_days = 90");
+    let run = w.expect(&["apply", "second.plan"], 1);
+    assert!(run.stderr.contains("is stale") && run.stderr.contains("changed since"), "{}", run.stderr);
+
+    // A plan made, then the state changed (someone applied): refused.
+    w.expect(&["plan", "--out", "third.plan"], 0);
+    w.expect(&["apply", "--auto-approve"], 0);
+    let run = w.expect(&["apply", "third.plan"], 1);
+    assert!(run.stderr.contains("the state changed since"), "{}", run.stderr);
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(90), "only the fresh apply took effect");
+
+    // The saved plan is what apply applies, not a new plan.
+    w.edit_spec("retention_days = 90", "retention_days = 120");
+    w.expect(&["plan", "--out", "fourth.plan"], 0);
+    let apply = w.expect(&["apply", "fourth.plan"], 0);
+    assert!(apply.stdout.contains("1 changed"), "{}", apply.stdout);
+    let garbage = w.path().join("garbage.plan");
+    std::fs::write(&garbage, "{}").unwrap();
+    let run = w.expect(&["apply", "garbage.plan"], 1);
+    assert!(run.stderr.contains("is not a gwctl plan file"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn state_list_show_and_rm_then_import_adopts_it_back() {
+    let emu = Emulator::start();
+    let w = Workdir::new(&emu, &ec2_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let list = w.expect(&["state", "list"], 0).stdout;
+    for address in ["role.backend", "instance_profile.backend", "security_group.backend", "instance.backend", "log_group.api_access"] {
+        assert!(list.contains(address), "{list}");
+    }
+    let id = w.id_of("instance.backend");
+    let show = w.expect(&["state", "show", "instance.backend"], 0).stdout;
+    assert!(show.contains(&format!("id           = {id}")) && show.contains("instance_type"), "{show}");
+    assert_eq!(w.run(&["state", "show", "instance.nope"]).code, 1);
+
+    // rm asks; without a terminal and without --auto-approve it refuses.
+    let refused = w.expect(&["state", "rm", "instance.backend"], 1);
+    assert!(refused.stderr.contains("--auto-approve"), "{}", refused.stderr);
+    w.expect(&["state", "rm", "instance.backend", "--auto-approve"], 0);
+    assert!(!w.expect(&["state", "list"], 0).stdout.contains("instance.backend"));
+    let sdk = emu.sdk().await;
+    let live = sdk.ec2.describe_instances().instance_ids(&id).send().await.unwrap();
+    assert_eq!(live.reservations()[0].instances()[0].state().and_then(|s| s.name()).map(|n| n.as_str()), Some("running"), "rm deletes nothing");
+
+    // import adopts it again; the next plan has nothing to do.
+    let run = w.expect(&["import", "instance.backend", &id], 0);
+    assert!(run.stdout.contains("Imported instance.backend"), "{}", run.stdout);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    assert_eq!(w.run(&["import", "instance.backend", &id]).code, 1, "already in the state");
+    assert_eq!(w.run(&["import", "instance.other", &id]).code, 1, "not declared");
+    w.expect(&["state", "rm", "log_group.api_access", "--auto-approve"], 0);
+    let missing = w.run(&["import", "log_group.api_access", "/no/such/group"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("there is no log_group"), "{}", missing.stderr);
+}
+
+#[test]
+fn graph_init_and_completions() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Run::from(std::process::Command::new(env!("CARGO_BIN_EXE_gwctl")).args(args).current_dir(dir.path()).output().unwrap())
+    };
+    let init = run(&["init"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert!(dir.path().join("gateway.toml").exists() && dir.path().join("examples/apache-user-data.sh").exists());
+    assert_eq!(run(&["validate"]).code, 0, "the starter spec validates");
+    let again = run(&["init"]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("never overwrites"), "{}", again.stderr);
+
+    let dot = run(&["graph"]).stdout;
+    assert!(dot.starts_with("digraph gwctl {"), "{dot}");
+    assert!(dot.contains("\"instance.backend\" -> \"instance_profile.backend\";"), "{dot}");
+    assert!(dot.contains("\"route.main[\\\"GET /health\\\"]\" -> \"integration.main\";"), "{dot}");
+
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.code, 0);
+        assert!(out.stdout.contains("force-unlock"), "{shell}");
+    }
+}
