@@ -13,7 +13,21 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+/// Whether each call is logged as it completes (`-vv` or `GWCTL_LOG`).
+static LOG_CALLS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn log_calls(on: bool) {
+    LOG_CALLS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
+}
 
 #[derive(Debug, Default)]
 struct Data {
@@ -40,7 +54,8 @@ impl Intercept for Recorder {
         "gwctl-stats"
     }
 
-    fn read_before_execution(&self, _: &BeforeSerializationInterceptorContextRef<'_>, _: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_execution(&self, _: &BeforeSerializationInterceptorContextRef<'_>, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Started(Instant::now()));
         with(|d| {
             if d.in_flight == 0 {
                 d.busy_since = Some(Instant::now());
@@ -59,7 +74,17 @@ impl Intercept for Recorder {
         Ok(())
     }
 
-    fn read_after_execution(&self, _: &FinalizerInterceptorContextRef<'_>, _: &RuntimeComponents, _: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_after_execution(&self, ctx: &FinalizerInterceptorContextRef<'_>, _: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+        if LOG_CALLS.load(std::sync::atomic::Ordering::Relaxed) {
+            let (service, operation) = cfg.load::<Metadata>().map(|m| (m.service(), m.name())).unwrap_or(("unknown", "unknown"));
+            let ms = cfg.load::<Started>().map(|s| s.0.elapsed().as_millis()).unwrap_or_default();
+            let response = ctx.response();
+            let status = response.map(|r| r.status().as_u16().to_string()).unwrap_or_else(|| "no response".into());
+            let request_id = response
+                .and_then(|r| r.headers().get("x-amzn-requestid").or_else(|| r.headers().get("x-amz-request-id")))
+                .unwrap_or("-");
+            eprintln!("aws {service} {operation}: {status} in {ms} ms, request id {request_id}");
+        }
         with(|d| {
             d.in_flight = d.in_flight.saturating_sub(1);
             if d.in_flight == 0 {

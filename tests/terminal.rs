@@ -16,6 +16,11 @@ async fn a_saved_plan_is_applied_exactly_and_a_stale_one_is_refused() {
     let run = w.expect(&["apply", "first.plan"], 0);
     assert!(run.stdout.contains("15 added"), "{}", run.stdout);
     w.expect(&["plan", "--detailed-exitcode"], 0);
+    let logged = Run::from(w.command(&["plan"]).env("GWCTL_LOG", "1").output().unwrap());
+    assert!(logged.stderr.contains("aws EC2 DescribeInstances: 200 in "), "{}", logged.stderr);
+    assert!(logged.stderr.contains("request id "), "{}", logged.stderr);
+    let stats = w.expect(&["plan", "--stats"], 0);
+    assert!(stats.stderr.contains("AWS calls: 15 in"), "{}", stats.stderr);
 
     // A plan made, then the spec changed: refused, nothing applied.
     w.edit_spec("retention_days = 30", "retention_days = 60");

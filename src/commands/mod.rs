@@ -22,6 +22,7 @@ use crate::state::State;
 pub async fn run(cli: Cli) -> Result<u8> {
     let started = std::time::Instant::now();
     let g = &cli.global;
+    crate::stats::log_calls(g.verbose >= 2 || std::env::var("GWCTL_LOG").is_ok_and(|v| !v.is_empty()));
     let result = dispatch(g, cli.command).await;
     if g.stats || g.verbose > 0 {
         eprint!("{}", crate::stats::render(&crate::stats::snapshot(), started.elapsed()));
