@@ -14,6 +14,11 @@ struct Api {
     stage: aws_sdk_apigatewayv2::types::Stage,
 }
 
+async fn public_dns(sdk: &Sdk, instance_id: &str) -> String {
+    let out = sdk.ec2.describe_instances().instance_ids(instance_id).send().await.unwrap();
+    out.reservations()[0].instances()[0].public_dns_name().unwrap().to_string()
+}
+
 async fn read_api(sdk: &Sdk, api_id: &str) -> Api {
     let mut routes = BTreeMap::new();
     let mut token = None;
@@ -49,18 +54,7 @@ async fn the_seed_stack_applies_with_jwt_routes_a_public_health_check_throttling
 
     let api_id = w.id_of("api.main");
     let api = read_api(&sdk, &api_id).await;
-    let dns = sdk
-        .ec2
-        .describe_instances()
-        .instance_ids(w.id_of("instance.backend"))
-        .send()
-        .await
-        .unwrap()
-        .reservations()[0]
-        .instances()[0]
-        .public_dns_name()
-        .unwrap()
-        .to_string();
+    let dns = public_dns(&sdk, &w.id_of("instance.backend")).await;
 
     // One JWT authorizer with the spec's issuer, audience and identity source.
     assert_eq!(api.authorizers.len(), 1);
@@ -198,18 +192,7 @@ async fn a_replaced_instance_takes_the_integration_with_it_in_the_same_apply() {
     assert!(human.contains("~ uri") && human.contains("(known after apply)"), "{human}");
 
     w.expect(&["apply", "--auto-approve"], 0);
-    let dns = sdk
-        .ec2
-        .describe_instances()
-        .instance_ids(w.id_of("instance.backend"))
-        .send()
-        .await
-        .unwrap()
-        .reservations()[0]
-        .instances()[0]
-        .public_dns_name()
-        .unwrap()
-        .to_string();
+    let dns = public_dns(&sdk, &w.id_of("instance.backend")).await;
     let api = read_api(&sdk, &w.id_of("api.main")).await;
     assert_eq!(api.integrations[0].integration_uri(), Some(format!("http://{dns}").as_str()));
     w.expect(&["plan", "--detailed-exitcode"], 0);

@@ -266,7 +266,10 @@ async fn a_state_file_replaced_during_apply_is_not_overwritten() {
     let child = w.command(&["apply", "--auto-approve"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     assert!(wait_until(Duration::from_secs(10), || w.state_path().exists()));
     let foreign = json!({"version": 1, "serial": 7, "lineage": "someone-elses", "gwctl_version": "0.1.0", "resources": []}).to_string();
-    std::fs::write(w.state_path(), &foreign).unwrap();
+    // Replaced the way tools replace files: a new file renamed over it.
+    let tmp = w.path().join("state/foreign.tmp");
+    std::fs::write(&tmp, &foreign).unwrap();
+    std::fs::rename(&tmp, w.state_path()).unwrap();
     let out = Run::from(child.wait_with_output().unwrap());
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stderr.contains("belongs to lineage someone-elses"), "{}", out.stderr);

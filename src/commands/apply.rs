@@ -1,4 +1,3 @@
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
 use crate::apply::Applier;
@@ -122,20 +121,9 @@ fn interrupted_before_changes() -> u8 {
 }
 
 fn confirm(mode: Mode) -> Result<()> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        let cmd = if mode == Mode::Destroy { "destroy" } else { "apply" };
-        return Err(Error::Usage(format!(
-            "{cmd} needs confirmation and standard input is not a terminal; review the plan above and run `gwctl {cmd} --auto-approve`"
-        )));
-    }
-    let question = if mode == Mode::Destroy { "Destroy all of these resources?" } else { "Do you want to perform these actions?" };
-    print!("\n{question} Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    if answer.trim() != "yes" {
-        return Err(Error::Usage("cancelled: nothing was changed".into()));
-    }
-    Ok(())
+    let (cmd, question) = match mode {
+        Mode::Destroy => ("destroy", "Destroy all of these resources?"),
+        Mode::Normal => ("apply", "Do you want to perform these actions?"),
+    };
+    super::confirm(&format!("\n{question}"), &format!("review the plan above and run `gwctl {cmd} --auto-approve`"))
 }

@@ -67,6 +67,24 @@ fn validate(g: &Global) -> Result<u8> {
     Ok(0)
 }
 
+/// Asks `question` on the terminal; only "yes" goes on. Without a terminal
+/// it refuses, saying what to do instead (`otherwise`).
+pub fn confirm(question: &str, otherwise: &str) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::Usage(format!("confirmation is needed and standard input is not a terminal: {otherwise}")));
+    }
+    print!("{question} Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        return Err(Error::Usage("cancelled: nothing was changed".into()));
+    }
+    Ok(())
+}
+
 /// The state file: `--state`, else `state/<project>.json` beside the spec.
 pub fn state_path(g: &Global, spec: &Spec) -> PathBuf {
     if let Some(p) = &g.state {

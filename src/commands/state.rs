@@ -1,6 +1,5 @@
 //! `gwctl state list|show|rm`, `import`, `graph`, `init`.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use serde_json::json;
@@ -50,7 +49,10 @@ pub async fn state(g: &Global, command: StateCommand) -> Result<u8> {
             let (mut store, mut state) = Store::open(&path, "gwctl state rm", g.lock_timeout)?;
             let r = state.get(&address).cloned().ok_or_else(|| not_in_state(&address, &state))?;
             if !auto_approve {
-                confirm(&format!("Forget {} ({} {})? The resource stays in AWS; gwctl will no longer manage it.", r.address, r.kind, r.id))?;
+                super::confirm(
+                    &format!("Forget {} ({} {})? The resource stays in AWS; gwctl will no longer manage it.", r.address, r.kind, r.id),
+                    "pass --auto-approve",
+                )?;
             }
             state.remove(&address);
             store.save(&mut state)?;
@@ -65,20 +67,6 @@ fn not_in_state(address: &str, state: &crate::state::State) -> Error {
     Error::Usage(format!("{address} is not in the state; `gwctl state list` shows what is ({} resources)", known.len()))
 }
 
-fn confirm(question: &str) -> Result<()> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Error::Usage(format!("{question}\nstandard input is not a terminal: pass --auto-approve")));
-    }
-    print!("{question} Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    if answer.trim() != "yes" {
-        return Err(Error::Usage("cancelled: nothing was changed".into()));
-    }
-    Ok(())
-}
 
 /// `gwctl import ADDRESS ID`: reads the resource from AWS and records it.
 pub async fn import(g: &Global, address: &str, id: &str) -> Result<u8> {

@@ -58,12 +58,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
         // run of this stack made it.
         let item = ReadItem { address: address.into(), id: name.clone(), attrs: Attrs::new() };
         let existing = read_one(aws, &item).await?.unwrap_or_default();
-        if existing.get("tags").and_then(|t| t.get("gwctl:address")) != want.get("tags").and_then(|t| t.get("gwctl:address")) {
-            return Err(AwsError::other(
-                "iam:CreateRole",
-                format!("a role named {name} already exists and is not managed by {address}; rename it in AWS or choose another project name"),
-            ));
-        }
+        check_adoptable(&existing, want, "iam:CreateRole", &format!("a role named {name}"), address)?;
         let attrs = update(aws, &name, &existing, want).await?;
         return Ok(Known { id: name, attrs });
     }

@@ -32,12 +32,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
         Ok(_) => json!({"tags": want.get("tags")}).as_object().cloned().unwrap_or_default(),
         Err(e) if e.is("EntityAlreadyExists") => {
             let existing = read_one(aws, &name).await?.unwrap_or_default();
-            if existing.get("tags").and_then(|t| t.get("gwctl:address")) != want.get("tags").and_then(|t| t.get("gwctl:address")) {
-                return Err(AwsError::other(
-                    "iam:CreateInstanceProfile",
-                    format!("an instance profile named {name} already exists and is not managed by {address}"),
-                ));
-            }
+            check_adoptable(&existing, want, "iam:CreateInstanceProfile", &format!("an instance profile named {name}"), address)?;
             existing
         }
         Err(e) => return Err(e),

@@ -31,12 +31,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
         Ok(_) => json!({"name": name, "retention_days": null, "tags": want.get("tags")}).as_object().cloned().unwrap_or_default(),
         Err(e) if e.is("ResourceAlreadyExistsException") => {
             let existing = read_names(aws, std::slice::from_ref(&name)).await?.remove(&name).flatten().unwrap_or_default();
-            if existing.get("tags").and_then(|t| t.get("gwctl:address")) != want.get("tags").and_then(|t| t.get("gwctl:address")) {
-                return Err(AwsError::other(
-                    "logs:CreateLogGroup",
-                    format!("a log group named {name} already exists and is not managed by {address}; delete it or import it"),
-                ));
-            }
+            check_adoptable(&existing, want, "logs:CreateLogGroup", &format!("a log group named {name}"), address)?;
             existing
         }
         Err(e) => return Err(e),

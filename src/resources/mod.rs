@@ -233,6 +233,20 @@ pub async fn lookups(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Res
 
 // ---- helpers shared by the kinds -------------------------------------------
 
+/// A create found a resource of the same name already there. It is adopted
+/// only if this stack made it for this address (an interrupted run): both
+/// gwctl tags must match; anything else is refused, never taken over.
+pub fn check_adoptable(existing: &Attrs, want: &Attrs, operation: &'static str, what: &str, address: &str) -> Result<(), AwsError> {
+    let tag = |a: &Attrs, k: &str| a.get("tags").and_then(|t| t.get(k)).cloned();
+    if ["gwctl:project", "gwctl:address"].iter().all(|k| tag(existing, k).is_some() && tag(existing, k) == tag(want, k)) {
+        return Ok(());
+    }
+    Err(AwsError::other(
+        operation,
+        format!("{what} already exists and is not managed by {address} of this project; rename or delete it in AWS, or `gwctl import` it"),
+    ))
+}
+
 pub fn s<'a>(attrs: &'a Attrs, key: &str) -> &'a str {
     attrs.get(key).and_then(Value::as_str).unwrap_or("")
 }
@@ -332,6 +346,17 @@ mod tests {
         assert_eq!(normalize_policy(&written), normalize_policy(&returned));
         let other = json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]});
         assert_ne!(normalize_policy(&written), normalize_policy(&other));
+    }
+
+    #[test]
+    fn only_what_this_project_made_for_this_address_is_adopted() {
+        let want: Attrs = serde_json::from_value(json!({"tags": {"gwctl:project": "p", "gwctl:address": "log_group.a"}})).unwrap();
+        let ours = want.clone();
+        let other_project: Attrs = serde_json::from_value(json!({"tags": {"gwctl:project": "q", "gwctl:address": "log_group.a"}})).unwrap();
+        let untagged: Attrs = serde_json::from_value(json!({"tags": {}})).unwrap();
+        assert!(check_adoptable(&ours, &want, "op", "x", "log_group.a").is_ok());
+        assert!(check_adoptable(&other_project, &want, "op", "x", "log_group.a").is_err());
+        assert!(check_adoptable(&untagged, &want, "op", "x", "log_group.a").is_err());
     }
 
     #[test]

@@ -222,33 +222,47 @@ impl Store {
     /// Writes `state` as the next serial. Refuses when the file on disk has
     /// meanwhile been replaced by another lineage.
     pub fn save(&mut self, state: &mut State) -> Result<(), StateError> {
-        let unchanged = self.written.is_some() && file_id(&self.path) == self.written;
-        if !unchanged {
-            let current = match read(&self.path) {
-                Ok(c) => c,
-                Err(StateError::Corrupt { .. }) => None,
-                Err(e) => return Err(e),
-            };
-            if let Some(current) = &current {
-                if Some(&current.lineage) != self.lineage.as_ref() {
-                    return Err(StateError::Lineage {
-                        path: self.path.clone(),
-                        expected: self.lineage.clone().unwrap_or_default(),
-                        found: current.lineage.clone(),
-                    });
-                }
-            }
+        let werr = |source| StateError::Write { path: self.path.clone(), source };
+        let mut next = state.clone();
+        next.serial += 1;
+        next.gwctl_version = env!("CARGO_PKG_VERSION").to_string();
+        let body = serde_json::to_vec_pretty(&next).map_err(|e| werr(io::Error::other(e)))?;
+        // The slow part first (write and fsync the new version), so that the
+        // check below and the rename that replaces the file follow at once.
+        let (tmp, written) = write_temp(&self.path, &body).map_err(werr)?;
+        let result = self.check_lineage().and_then(|()| {
+            keep_backup(&self.path).map_err(werr)?;
+            fs::rename(&tmp, &self.path).map_err(werr)?;
+            sync_dir(&self.path).map_err(werr)
+        });
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
         }
-        state.serial += 1;
-        state.gwctl_version = env!("CARGO_PKG_VERSION").to_string();
-        let body = serde_json::to_vec_pretty(state).map_err(|e| StateError::Write {
-            path: self.path.clone(),
-            source: io::Error::other(e),
-        })?;
-        keep_backup(&self.path).map_err(|source| StateError::Write { path: self.path.clone(), source })?;
-        write_atomic(&self.path, &body).map_err(|source| StateError::Write { path: self.path.clone(), source })?;
-        self.written = file_id(&self.path);
+        result?;
+        self.written = Some(written);
+        *state = next;
         Ok(())
+    }
+
+    /// Refuses when the file on disk is no longer the one this store wrote
+    /// and now belongs to another lineage.
+    fn check_lineage(&self) -> Result<(), StateError> {
+        if self.written.is_some() && file_id(&self.path) == self.written {
+            return Ok(());
+        }
+        let current = match read(&self.path) {
+            Ok(c) => c,
+            Err(StateError::Corrupt { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        match current {
+            Some(current) if Some(&current.lineage) != self.lineage.as_ref() => Err(StateError::Lineage {
+                path: self.path.clone(),
+                expected: self.lineage.clone().unwrap_or_default(),
+                found: current.lineage,
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -305,22 +319,37 @@ fn keep_backup(path: &Path) -> io::Result<()> {
     }
 }
 
-fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+/// Writes `body` to a temp file beside `path`, fsynced, mode 0600; returns
+/// it with its identity (kept across the rename that follows).
+fn write_temp(path: &Path, body: &[u8]) -> io::Result<(PathBuf, FileId)> {
+    let tmp = append(path, &format!(".{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
         f.write_all(body)?;
         f.sync_all()?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        file_id(&tmp).ok_or_else(|| io::Error::other("the temp file vanished"))
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(id) => Ok((tmp, id)),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
+}
+
+fn sync_dir(path: &Path) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
+}
+
+fn write_atomic(path: &Path, body: &[u8]) -> io::Result<()> {
+    let (tmp, _) = write_temp(path, body)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
+    sync_dir(path)
 }
 
 #[cfg(test)]
