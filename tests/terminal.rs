@@ -108,3 +108,33 @@ fn graph_init_and_completions() {
         assert!(out.stdout.contains("force-unlock"), "{shell}");
     }
 }
+
+/// Runs `gwctl args` on a pseudo-terminal (util-linux `script`), typing `input`.
+fn on_a_terminal(w: &Workdir, args: &str, input: &str) -> Run {
+    use std::io::Write;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_gwctl"));
+    let mut child = w
+        .program("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script from util-linux");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[tokio::test]
+async fn on_a_terminal_apply_asks_and_only_yes_goes_on() {
+    let emu = Emulator::start();
+    let w = Workdir::new(&emu, &ec2_spec());
+    let no = on_a_terminal(&w, "apply", "no\n");
+    assert!(no.stdout.contains("Do you want to perform these actions? Only 'yes' will be accepted:"), "{}", no.stdout);
+    assert!(no.stdout.contains("cancelled: nothing was changed"), "{}", no.stdout);
+    assert!(!w.state_path().exists() || w.state()["resources"] == serde_json::json!([]));
+    let yes = on_a_terminal(&w, "apply", "yes\n");
+    assert!(yes.stdout.contains("Apply complete"), "{}", yes.stdout);
+    assert_eq!(w.state()["resources"].as_array().unwrap().len(), 5);
+}

@@ -173,9 +173,15 @@ impl Workdir {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gwctl"));
-        cmd.args(args)
-            .current_dir(self.path())
+        let mut cmd = self.program(env!("CARGO_BIN_EXE_gwctl"));
+        cmd.args(args);
+        cmd
+    }
+
+    /// `program` in the work folder with the emulator's AWS environment.
+    pub fn program(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(self.path())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
