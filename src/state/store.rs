@@ -187,26 +187,25 @@ impl Store {
             command: command.to_string(),
             created: now_rfc3339(),
         };
+        // The lock appears with its content or not at all: written to a temp
+        // file, then hard-linked to the lock path, which fails if it exists.
+        let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
+        let (tmp, _) = write_temp(&lock_path, &body).map_err(|source| StateError::Write { path: lock_path.clone(), source })?;
         let deadline = Instant::now() + timeout;
-        loop {
-            match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&lock_path) {
-                Ok(mut f) => {
-                    let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
-                    f.write_all(&body)
-                        .and_then(|_| f.sync_all())
-                        .map_err(|source| StateError::Write { path: lock_path.clone(), source })?;
-                    break;
-                }
+        let taken = loop {
+            match fs::hard_link(&tmp, &lock_path) {
+                Ok(()) => break Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     if Instant::now() >= deadline {
-                        let holder = read_lock(&lock_path)?;
-                        return Err(StateError::Locked { path: lock_path, holder });
+                        break read_lock(&lock_path).and_then(|holder| Err(StateError::Locked { path: lock_path.clone(), holder }));
                     }
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                Err(source) => return Err(StateError::Write { path: lock_path, source }),
+                Err(source) => break Err(StateError::Write { path: lock_path.clone(), source }),
             }
-        }
+        };
+        let _ = fs::remove_file(&tmp);
+        taken?;
         let mut store = Store {
             path: path.to_path_buf(),
             lock_path,
