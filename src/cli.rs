@@ -35,6 +35,9 @@ pub struct Global {
     /// and the time spent waiting on AWS vs in gwctl (also with -v).
     #[arg(long, global = true)]
     pub stats: bool,
+    /// Apply and destroy print only the plan and the summary, not each resource.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
     /// How many AWS operations apply and destroy run at once.
     #[arg(long, global = true, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
@@ -116,6 +119,8 @@ pub enum Command {
     /// Write a commented starter gateway.toml and its user-data script; never
     /// overwrites an existing file.
     Init,
+    /// Print the manual page (roff): `gwctl man > gwctl.1`.
+    Man,
     /// Print a shell completion script.
     Completions {
         shell: clap_complete::Shell,

@@ -138,3 +138,13 @@ async fn on_a_terminal_apply_asks_and_only_yes_goes_on() {
     assert!(yes.stdout.contains("Apply complete"), "{}", yes.stdout);
     assert_eq!(w.state()["resources"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn a_man_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| Run::from(std::process::Command::new(env!("CARGO_BIN_EXE_gwctl")).args(args).current_dir(dir.path()).output().unwrap());
+    let man = run(&["man"]);
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.starts_with(".ie") || man.stdout.contains(".TH gwctl"), "{}", &man.stdout[..200.min(man.stdout.len())]);
+    assert!(man.stdout.contains("force\\-unlock"), "every command is in it");
+}

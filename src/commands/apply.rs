@@ -43,7 +43,7 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<
     // A saved plan was reviewed when it was made.
     let auto_approve = auto_approve || planfile.is_some();
     crate::apply::prune_gone(&plan, &refreshed.live, &mut store, &mut state)?;
-    print!("{}", render::human(&plan));
+    print!("{}", render::human_styled(&plan, render::Style::for_stdout()));
     if !plan.has_changes() {
         return Ok(0);
     }
@@ -55,7 +55,12 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<
     }
     println!();
     let started = Instant::now();
-    let progress = |line: &str| println!("{line}");
+    let show = !g.no_progress;
+    let progress = |line: &str| {
+        if show {
+            println!("{line}");
+        }
+    };
     let applier = Applier {
         aws: &aws,
         spec: &spec,

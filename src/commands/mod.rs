@@ -42,6 +42,11 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
         Command::Import { address, id } => state::import(g, &address, &id).await,
         Command::Graph => state::graph(g),
         Command::Init => state::init(g),
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(0)
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "gwctl", &mut std::io::stdout());

@@ -16,7 +16,7 @@ pub async fn plan(g: &Global, detailed_exitcode: bool, out: Option<&std::path::P
     if g.json {
         println!("{}", render::json(&plan));
     } else {
-        print!("{}", render::human(&plan));
+        print!("{}", render::human_styled(&plan, render::Style::for_stdout()));
     }
     if let Some(path) = out {
         crate::plan::saved::SavedPlan::new(&spec, &state, &plan, &refreshed.live, &refreshed.lookups).write(path)?;

@@ -241,30 +241,42 @@ pub fn diff(have: Option<&Attrs>, want: &Attrs, force_new: &[&str]) -> Vec<AttrD
             continue;
         }
         let forces = have.is_some() && force_new.contains(&key.as_str());
-        match (before, after) {
-            (Some(Value::Object(b)), Value::Object(a)) => {
-                let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-                for k in keys {
-                    if b.get(k) != a.get(k) {
-                        out.push(AttrDiff {
-                            path: format!("{key}.{k}"),
-                            before: b.get(k).cloned(),
-                            after: a.get(k).cloned(),
-                            forces_replacement: forces,
-                        });
-                    }
-                }
-            }
-            _ => out.push(AttrDiff { path: key.clone(), before: before.cloned(), after: Some(after.clone()), forces_replacement: forces }),
-        }
+        nested_diff(key, before, Some(after), forces, &mut out);
     }
     out
+}
+
+/// One entry per changed leaf: objects on both sides are compared key by key
+/// at any depth (`inline_policies.s3.Statement`), so a change inside a policy
+/// document or the access-log format shows as just that change.
+fn nested_diff(path: &str, before: Option<&Value>, after: Option<&Value>, forces: bool, out: &mut Vec<AttrDiff>) {
+    match (before, after) {
+        (Some(Value::Object(b)), Some(Value::Object(a))) => {
+            let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for k in keys {
+                if b.get(k) != a.get(k) {
+                    nested_diff(&format!("{path}.{k}"), b.get(k), a.get(k), forces, out);
+                }
+            }
+        }
+        _ => out.push(AttrDiff { path: path.to_string(), before: before.cloned(), after: after.cloned(), forces_replacement: forces }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_change_inside_a_document_is_shown_as_that_change() {
+        let have = attrs(json!({"access_log_format": {"requestId": "$context.requestId", "ip": "$context.identity.sourceIp"}}));
+        let want = attrs(json!({"access_log_format": {"requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "status": "$context.status"}}));
+        let d = diff(Some(&have), &want, &[]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].path, "access_log_format.status");
+        assert_eq!((d[0].before.clone(), d[0].after.clone()), (None, Some(json!("$context.status"))));
+    }
 
     fn attrs(v: Value) -> Attrs {
         v.as_object().cloned().unwrap()

@@ -33,7 +33,60 @@ pub fn value(v: &Value) -> String {
     v.to_string()
 }
 
+/// Objects and lists too long for one line are printed as indented JSON.
+const ONE_LINE: usize = 72;
+
+fn block(v: &Value, indent: usize) -> String {
+    let line = value(v);
+    if line.len() <= ONE_LINE || !(v.is_object() || v.is_array()) {
+        return line;
+    }
+    let pretty = serde_json::to_string_pretty(v).unwrap_or(line);
+    pretty.replace('\n', &format!("\n{}", " ".repeat(indent)))
+}
+
+/// How plans are printed: colour only on a terminal, never with `NO_COLOR`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub colour: bool,
+}
+
+impl Style {
+    pub fn for_stdout() -> Style {
+        use std::io::IsTerminal;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        Style { colour: std::io::stdout().is_terminal() && !no_color && !dumb }
+    }
+
+    fn paint(&self, action: Action, text: &str) -> String {
+        if !self.colour {
+            return text.to_string();
+        }
+        let code = match action {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Replace => "35",
+            Action::Delete => "31",
+            Action::NoOp => "0",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    fn bold(&self, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
 pub fn human(plan: &Plan) -> String {
+    human_styled(plan, Style::default())
+}
+
+pub fn human_styled(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
     let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if changes.is_empty() {
@@ -43,18 +96,19 @@ pub fn human(plan: &Plan) -> String {
     out.push_str("gwctl will perform the following actions:\n");
     for c in changes {
         out.push('\n');
-        out.push_str(&format!("  # {} ({}) {}", c.address, c.kind, verb(c.action)));
+        out.push_str(&style.bold(&format!("  # {} ({}) {}", c.address, c.kind, verb(c.action))));
         if let Some(reason) = &c.reason {
             out.push_str(&format!(" ({reason})"));
         }
         out.push('\n');
-        out.push_str(&format!("  {} {}\n", symbol(c.action), c.address));
+        out.push_str(&format!("  {} {}\n", style.paint(c.action, symbol(c.action)), c.address));
         let width = c.diff.iter().map(|d| d.path.len()).max().unwrap_or(0);
+        let indent = 8 + width + 3;
         for d in &c.diff {
             let line = match (&d.before, &d.after) {
-                (None, Some(a)) => format!("      + {:width$} = {}", d.path, value(a)),
-                (Some(b), None) => format!("      - {:width$} = {}", d.path, value(b)),
-                (Some(b), Some(a)) => format!("      ~ {:width$} = {} -> {}", d.path, value(b), value(a)),
+                (None, Some(a)) => format!("      {} {:width$} = {}", style.paint(Action::Create, "+"), d.path, block(a, indent)),
+                (Some(b), None) => format!("      {} {:width$} = {}", style.paint(Action::Delete, "-"), d.path, block(b, indent)),
+                (Some(b), Some(a)) => format!("      {} {:width$} = {} -> {}", style.paint(Action::Update, "~"), d.path, value(b), value(a)),
                 (None, None) => continue,
             };
             out.push_str(&line);
@@ -105,6 +159,24 @@ mod tests {
         assert!(text.contains("-/+ instance.backend"), "{text}");
         assert!(text.contains("~ ami = \"ami-1\" -> \"ami-2\" # forces replacement"), "{text}");
         assert!(text.contains("Plan: 1 to add, 0 to change, 1 to destroy."), "{text}");
+    }
+
+    #[test]
+    fn long_documents_are_indented_and_colour_is_only_asked_for() {
+        let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::bucket/*"]}]});
+        let plan = Plan {
+            changes: vec![change(
+                "role.backend",
+                Action::Create,
+                vec![AttrDiff { path: "assume_role_policy".into(), before: None, after: Some(doc), forces_replacement: false }],
+            )],
+        };
+        let plain = human(&plan);
+        assert!(plain.contains("+ assume_role_policy = {\n"), "{plain}");
+        assert!(plain.contains("\"Statement\": ["), "{plain}");
+        assert!(!plain.contains('\x1b'));
+        let coloured = human_styled(&plan, Style { colour: true });
+        assert!(coloured.contains("\x1b[32m+\x1b[0m role.backend"), "{coloured}");
     }
 
     #[test]
