@@ -119,6 +119,8 @@ pub enum Command {
     /// Write a commented starter gateway.toml and its user-data script; never
     /// overwrites an existing file.
     Init,
+    /// Print the JSON Schema of gateway.toml, for editors.
+    Schema,
     /// Print the manual page (roff): `gwctl man > gwctl.1`.
     Man,
     /// Print a shell completion script.

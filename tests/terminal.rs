@@ -148,3 +148,37 @@ fn a_man_page() {
     assert!(man.stdout.starts_with(".ie") || man.stdout.contains(".TH gwctl"), "{}", &man.stdout[..200.min(man.stdout.len())]);
     assert!(man.stdout.contains("force\\-unlock"), "every command is in it");
 }
+
+/// Checks a TOML file against a JSON Schema with Python's jsonschema (from
+/// the emulator's virtualenv), independent of gwctl's own parser.
+fn schema_accepts(schema: &std::path::Path, toml: &std::path::Path) -> bool {
+    let python = std::env::var("GWCTL_EMULATOR_PYTHON").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string());
+    let script = "import json, sys, tomllib, jsonschema\n\
+                  schema = json.load(open(sys.argv[1]))\n\
+                  doc = tomllib.load(open(sys.argv[2], 'rb'))\n\
+                  errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))\n\
+                  print('\\n'.join(e.message for e in errors))\n\
+                  sys.exit(1 if errors else 0)";
+    let out = std::process::Command::new(python).args(["-c", script]).arg(schema).arg(toml).output().expect("python with jsonschema");
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    out.status.success()
+}
+
+#[test]
+fn the_schema_accepts_the_repo_spec_and_rejects_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwctl")).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let schema = dir.path().join("gateway.schema.json");
+    std::fs::write(&schema, &out.stdout).unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(schema_accepts(&schema, &repo.join("gateway.toml")));
+    let drift = dir.path().join("with-drift.toml");
+    std::fs::write(&drift, format!("{}\n[drift]\nignore = [\"instance.backend.state\"]\n", seed_spec())).unwrap();
+    assert!(schema_accepts(&schema, &drift));
+    for (from, to) in [("instance_type   = \"t3.micro\"", "instance_tpye = \"t3.micro\""), ("retention_days = 30", "retention_days = \"30\"")] {
+        let broken = dir.path().join("broken.toml");
+        std::fs::write(&broken, seed_spec().replacen(from, to, 1)).unwrap();
+        assert!(!schema_accepts(&schema, &broken), "{to}");
+    }
+}

@@ -42,6 +42,10 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
         Command::Import { address, id } => state::import(g, &address, &id).await,
         Command::Graph => state::graph(g),
         Command::Init => state::init(g),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&crate::spec::json_schema()).unwrap_or_default());
+            Ok(0)
+        }
         Command::Man => {
             use clap::CommandFactory;
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;

@@ -12,6 +12,16 @@ use serde::Serialize;
 
 pub use validate::parse;
 
+/// The JSON Schema of `gateway.toml`, from the types the parser reads it into,
+/// for TOML editors (Taplo, Even Better TOML) to complete and check keys.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(raw::RawSpec).to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert("title".into(), "gateway.toml (gwctl)".into());
+    }
+    schema
+}
+
 /// A validated spec. Every reference in it names a declared resource.
 #[derive(Debug, Clone)]
 pub struct Spec {

@@ -1,135 +1,181 @@
 //! The spec file as written: serde structs that mirror `gateway.toml` key for
-//! key. Unknown keys are rejected here; meaning is checked in `validate`.
+//! key. Unknown keys are rejected here; meaning is checked in `validate`. The
+//! JSON Schema of `gwctl schema` is derived from these same types.
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
+    #[schemars(with = "RawProject")]
     pub project: Spanned<RawProject>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub tags: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawRole>")]
     pub role: BTreeMap<Spanned<String>, Spanned<RawRole>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawSecurityGroup>")]
     pub security_group: BTreeMap<Spanned<String>, Spanned<RawSecurityGroup>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawInstance>")]
     pub instance: BTreeMap<Spanned<String>, Spanned<RawInstance>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawLogGroup>")]
     pub log_group: BTreeMap<Spanned<String>, Spanned<RawLogGroup>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawApi>")]
     pub api: BTreeMap<Spanned<String>, Spanned<RawApi>>,
     #[serde(default)]
     pub drift: Option<RawDrift>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProject {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    #[schemars(with = "String")]
     pub region: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRole {
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub managed_policies: Vec<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub inline_policies: BTreeMap<String, Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSecurityGroup {
+    #[schemars(with = "String")]
     pub description: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     pub vpc_id: Option<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawRule>")]
     pub ingress: Vec<Spanned<RawRule>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawRule>")]
     pub egress: Vec<Spanned<RawRule>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
+    #[schemars(with = "String")]
     pub protocol: Spanned<String>,
+    #[schemars(with = "Option<i64>")]
     pub port: Option<Spanned<i64>>,
+    #[schemars(with = "Option<i64>")]
     pub from_port: Option<Spanned<i64>>,
+    #[schemars(with = "Option<i64>")]
     pub to_port: Option<Spanned<i64>>,
+    #[schemars(with = "String")]
     pub cidr: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawInstance {
+    #[schemars(with = "String")]
     pub ami: Spanned<String>,
+    #[schemars(with = "String")]
     pub instance_type: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     pub role: Option<Spanned<String>>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub security_groups: Vec<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub user_data: Option<Spanned<String>>,
     pub require_imdsv2: Option<bool>,
     pub encrypt_root_volume: Option<bool>,
+    #[schemars(with = "Option<i64>")]
     pub root_volume_size: Option<Spanned<i64>>,
+    #[schemars(with = "Option<String>")]
     pub subnet_id: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLogGroup {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    #[schemars(with = "Option<i64>")]
     pub retention_days: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApi {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    #[schemars(with = "String")]
     pub backend: Spanned<String>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawAuthorizer>")]
     pub authorizer: BTreeMap<Spanned<String>, Spanned<RawAuthorizer>>,
+    #[schemars(with = "Option<RawStage>")]
     pub stage: Option<Spanned<RawStage>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawRoute>")]
     pub routes: BTreeMap<Spanned<String>, Spanned<RawRoute>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuthorizer {
+    #[schemars(with = "String")]
     pub issuer: Spanned<String>,
+    #[schemars(with = "Vec<String>")]
     pub audience: Spanned<Vec<String>>,
+    #[schemars(with = "Option<String>")]
     pub identity_source: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStage {
+    #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
     pub auto_deploy: Option<bool>,
+    #[schemars(with = "RawThrottle")]
     pub throttle: Spanned<RawThrottle>,
+    #[schemars(with = "Option<String>")]
     pub access_log: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawThrottle {
+    #[schemars(with = "f64")]
     pub rate: Spanned<f64>,
+    #[schemars(with = "i64")]
     pub burst: Spanned<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {
+    #[schemars(with = "String")]
     pub auth: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDrift {
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub ignore: Vec<Spanned<String>>,
 }
