@@ -21,6 +21,7 @@ use crate::plan::{Action, Plan};
 use crate::resources::{self, Attrs, Env, Lookups};
 use crate::spec::Spec;
 use crate::state::{now_rfc3339, Pending, ResourceState, State, StateError, Store};
+use crate::progress::Event;
 use crate::walk::StepResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +187,7 @@ pub struct Applier<'a> {
     /// Attributes read from AWS while planning: the `before` of each update.
     pub live: &'a HashMap<String, Option<Attrs>>,
     pub parallelism: usize,
-    pub progress: &'a (dyn Fn(&str) + Sync),
+    pub progress: &'a dyn crate::progress::Report,
 }
 
 struct Shared {
@@ -213,14 +214,16 @@ impl Applier<'_> {
         let fatal: std::sync::Mutex<Option<StateError>> = std::sync::Mutex::new(None);
         let waits: Vec<Vec<usize>> = ops.iter().map(|o| o.waits.clone()).collect();
         let on_interrupt = |in_flight: usize| {
-            (self.progress)(&format!("Interrupted: starting nothing new; waiting for {in_flight} operation(s) in flight to finish and be saved..."));
+            let line = format!("Interrupted: starting nothing new; waiting for {in_flight} operation(s) in flight to finish and be saved...");
+            self.progress.event(Event::Note { line: &line });
         };
         let report = crate::walk::walk(&waits, self.parallelism, interrupt(), on_interrupt, |i| {
             let (op, shared, errors, fatal) = (&ops[i], &shared, &errors, &fatal);
             let node = node_map.get(op.address.as_str()).copied();
             async move {
                 let start = Instant::now();
-                (self.progress)(&format!("{}: {}...", op.address, starting(op.phase)));
+                let line = format!("{}: {}...", op.address, starting(op.phase));
+                self.progress.event(Event::Start { address: &op.address, line: &line });
                 let work = self.execute(op, node, shared);
                 tokio::pin!(work);
                 let every = std::time::Duration::from_secs(10);
@@ -230,7 +233,8 @@ impl Applier<'_> {
                         result = &mut work => break result,
                         _ = ticks.tick() => {
                             let secs = start.elapsed().as_secs();
-                            (self.progress)(&format!("{}: Still {}... [{secs}s elapsed]", op.address, starting(op.phase).to_lowercase()));
+                            let line = format!("{}: Still {}... [{secs}s elapsed]", op.address, starting(op.phase).to_lowercase());
+                            self.progress.event(Event::Still { line: &line });
                         }
                     }
                 };
@@ -238,16 +242,19 @@ impl Applier<'_> {
                     Ok(id) => {
                         let secs = start.elapsed().as_secs_f64();
                         let id = id.map(|id| format!(" [id={id}]")).unwrap_or_default();
-                        (self.progress)(&format!("{}: {} after {secs:.1}s{id}", op.address, finished(op.phase)));
+                        let line = format!("{}: {} after {secs:.1}s{id}", op.address, finished(op.phase));
+                        self.progress.event(Event::End { address: &op.address, line: &line });
                         StepResult::Done
                     }
                     Err(OpError::Aws(e)) => {
-                        (self.progress)(&format!("{}: {} failed: {e}", op.address, starting(op.phase).to_lowercase()));
+                        let line = format!("{}: {} failed: {e}", op.address, starting(op.phase).to_lowercase());
+                        self.progress.event(Event::End { address: &op.address, line: &line });
                         lock(errors).insert(i, e.to_string());
                         StepResult::Failed
                     }
                     Err(OpError::State(e)) => {
-                        (self.progress)(&format!("{}: state could not be saved: {e}", op.address));
+                        let line = format!("{}: state could not be saved: {e}", op.address);
+                        self.progress.event(Event::End { address: &op.address, line: &line });
                         lock(errors).insert(i, e.to_string());
                         *lock(fatal) = Some(e);
                         StepResult::Fatal

@@ -35,7 +35,7 @@ pub struct Global {
     /// and the time spent waiting on AWS vs in gwctl (also with -v).
     #[arg(long, global = true)]
     pub stats: bool,
-    /// Apply and destroy print only the plan and the summary, not each resource.
+    /// Plain progress lines even on a terminal (as in cron, CI and pipes).
     #[arg(long, global = true)]
     pub no_progress: bool,
     /// How many AWS operations apply and destroy run at once.

@@ -9,6 +9,7 @@ pub mod drift;
 pub mod error;
 pub mod graph;
 pub mod plan;
+pub mod progress;
 pub mod refresh;
 pub mod resources;
 pub mod spec;

@@ -182,3 +182,30 @@ fn the_schema_accepts_the_repo_spec_and_rejects_a_broken_one() {
         assert!(!schema_accepts(&schema, &broken), "{to}");
     }
 }
+
+#[tokio::test]
+async fn on_a_terminal_the_display_is_live_and_coloured_unless_asked_for_plain_lines() {
+    let emu = Emulator::start();
+    emu.configure(serde_json::json!({"latency_ms": 30}));
+    let w = Workdir::new(&emu, &ec2_spec());
+    let live = on_a_terminal(&w, "apply --auto-approve", "");
+    assert!(live.stdout.contains("Apply complete"), "{}", live.stdout);
+    assert!(live.stdout.contains("\x1b[J"), "the in-flight block is redrawn");
+    assert!(live.stdout.contains("\x1b[32m+\x1b[0m role.backend"), "the plan is coloured");
+    for address in ["role.backend", "instance_profile.backend", "security_group.backend", "instance.backend", "log_group.api_access"] {
+        assert!(live.stdout.contains(&format!("{address}: Creation complete")), "{address}: {}", live.stdout);
+    }
+    let plain = on_a_terminal(&w, "destroy --auto-approve --no-progress", "");
+    assert!(plain.stdout.contains("Destroy complete"), "{}", plain.stdout);
+    assert!(!plain.stdout.contains("\x1b[J"), "plain lines: {}", plain.stdout);
+    assert!(plain.stdout.contains("instance.backend: Destroying...") && plain.stdout.contains("instance.backend: Destruction complete"));
+    let no_colour = Run::from(
+        w.program("script")
+            .args(["-qec", &format!("{} plan", env!("CARGO_BIN_EXE_gwctl")), "/dev/null"])
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    assert!(no_colour.stdout.contains("+ role.backend") && !no_colour.stdout.contains("\x1b[3"), "{}", no_colour.stdout);
+}

@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use crate::apply::Applier;
@@ -55,11 +56,18 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<
     }
     println!();
     let started = Instant::now();
-    let show = !g.no_progress;
-    let progress = |line: &str| {
-        if show {
-            println!("{line}");
-        }
+    let live = std::io::stdout().is_terminal() && !g.no_progress && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    let progress: std::sync::Arc<dyn crate::progress::Report + Send> =
+        if live { std::sync::Arc::new(crate::progress::Live::default()) } else { std::sync::Arc::new(crate::progress::Plain) };
+    let ticker = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                progress.tick();
+            }
+        })
     };
     let applier = Applier {
         aws: &aws,
@@ -68,9 +76,12 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<
         lookups: &refreshed.lookups,
         live: &refreshed.live,
         parallelism: g.parallelism,
-        progress: &progress,
+        progress: &*progress,
     };
-    let (outcome, _state) = applier.run(&plan, store, state).await?;
+    let ran = applier.run(&plan, store, state).await;
+    ticker.abort();
+    progress.finish();
+    let (outcome, _state) = ran?;
     let what = if mode == Mode::Destroy { "Destroy" } else { "Apply" };
     let secs = started.elapsed().as_secs_f64();
     if outcome.interrupted {
