@@ -1,6 +1,6 @@
 //! Resource addresses, kinds and the dependency graph compiled from a spec.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -38,19 +38,6 @@ impl Kind {
             Kind::Stage => "stage",
         }
     }
-
-    pub const ALL: [Kind; 10] = [
-        Kind::IamRole,
-        Kind::InstanceProfile,
-        Kind::SecurityGroup,
-        Kind::Instance,
-        Kind::LogGroup,
-        Kind::Api,
-        Kind::Authorizer,
-        Kind::Integration,
-        Kind::Route,
-        Kind::Stage,
-    ];
 }
 
 impl fmt::Display for Kind {
@@ -242,15 +229,4 @@ pub fn topo_sort(nodes: Vec<Node>) -> Vec<Node> {
     order.extend((0..nodes.len()).filter(|i| !placed.contains(i)));
     let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
     order.into_iter().filter_map(|i| slots[i].take()).collect()
-}
-
-/// address → addresses that depend on it.
-pub fn dependents<'a>(edges: impl Iterator<Item = (&'a str, &'a [String])>) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (addr, deps) in edges {
-        for d in deps {
-            out.entry(d.clone()).or_default().push(addr.to_string());
-        }
-    }
-    out
 }
