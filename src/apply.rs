@@ -351,11 +351,14 @@ impl Applier<'_> {
         }
     }
 
-    /// Desired attributes with the ids of everything now in the state.
+    /// Desired attributes with the ids of the node's dependencies as the
+    /// state now has them (desired values read nothing else; copying the
+    /// whole state for every operation made large applies quadratic).
     fn desired(&self, node: &Node, state: &State) -> Attrs {
-        let known = state
-            .resources
+        let known = node
+            .deps
             .iter()
+            .filter_map(|d| state.get(d))
             .map(|r| (r.address.clone(), resources::Known { id: r.id.clone(), attrs: r.attributes.clone() }))
             .collect();
         let env = Env { spec: self.spec, lookups: self.lookups, known: &known };

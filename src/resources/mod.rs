@@ -98,6 +98,8 @@ pub fn force_new(kind: Kind) -> &'static [&'static str] {
     }
 }
 
+/// The attributes the spec wants for `node`. Reads, through `env`, only the
+/// resources in `node.deps`: the applier provides just those.
 pub fn desired(env: &Env, node: &Node) -> Attrs {
     match node.kind {
         Kind::IamRole => iam_role::desired(env, node),
