@@ -220,12 +220,20 @@ impl Store {
 
     /// Writes `state` as the next serial. Refuses when the file on disk has
     /// meanwhile been replaced by another lineage.
+    /// On failure `state` is left as it was (same serial).
     pub fn save(&mut self, state: &mut State) -> Result<(), StateError> {
+        let previous = (state.serial, std::mem::replace(&mut state.gwctl_version, env!("CARGO_PKG_VERSION").to_string()));
+        state.serial += 1;
+        let result = self.write(state);
+        if result.is_err() {
+            (state.serial, state.gwctl_version) = previous;
+        }
+        result
+    }
+
+    fn write(&mut self, state: &State) -> Result<(), StateError> {
         let werr = |source| StateError::Write { path: self.path.clone(), source };
-        let mut next = state.clone();
-        next.serial += 1;
-        next.gwctl_version = env!("CARGO_PKG_VERSION").to_string();
-        let body = serde_json::to_vec_pretty(&next).map_err(|e| werr(io::Error::other(e)))?;
+        let body = serde_json::to_vec_pretty(state).map_err(|e| werr(io::Error::other(e)))?;
         // The slow part first (write and fsync the new version), so that the
         // check below and the rename that replaces the file follow at once.
         let (tmp, written) = write_temp(&self.path, &body).map_err(werr)?;
@@ -239,7 +247,6 @@ impl Store {
         }
         result?;
         self.written = Some(written);
-        *state = next;
         Ok(())
     }
 
@@ -384,6 +391,19 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_refused_save_leaves_the_state_and_the_foreign_file_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        let (mut store, mut state) = Store::open(&path, "test", Duration::ZERO).unwrap();
+        store.save(&mut state).unwrap();
+        let foreign = r#"{"version":1,"serial":9,"lineage":"other","gwctl_version":"0.1.0","resources":[]}"#;
+        fs::write(&path, foreign).unwrap();
+        assert!(matches!(store.save(&mut state), Err(StateError::Lineage { .. })));
+        assert_eq!(state.serial, 1, "the serial is not bumped by a save that failed");
+        assert_eq!(fs::read_to_string(&path).unwrap(), foreign);
     }
 
     #[test]
