@@ -103,17 +103,7 @@ async fn a_deleted_route_is_deleted() {
 #[tokio::test]
 async fn port_22_opened_is_an_unmanaged_rule() {
     let s = applied().await;
-    s.sdk
-        .ec2
-        .authorize_security_group_ingress()
-        .group_id(s.w.id_of("security_group.backend"))
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    s.sdk.open_port_22(&s.w.id_of("security_group.backend")).await;
     let report = drifted(&s.w);
     assert_eq!(findings(&report), vec![("security_group.backend".to_string(), "unmanaged".to_string())]);
     assert_eq!(report["drift"][0]["diff"][0]["path"], "ingress");

@@ -198,16 +198,7 @@ async fn security_group_rules_are_authoritative() {
     let w = Workdir::new(&emu, &ec2_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let sg_id = w.id_of("security_group.backend");
-    sdk.ec2
-        .authorize_security_group_ingress()
-        .group_id(&sg_id)
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    sdk.open_port_22(&sg_id).await;
     assert_eq!(actions(&w.plan_json()), vec![("security_group.backend".to_string(), "update".to_string())]);
     w.expect(&["apply", "--auto-approve"], 0);
     let sg = sdk.ec2.describe_security_groups().group_ids(&sg_id).send().await.unwrap().security_groups()[0].clone();

@@ -111,6 +111,22 @@ pub struct Sdk {
     pub apigw: aws_sdk_apigatewayv2::Client,
 }
 
+impl Sdk {
+    /// What a hurried colleague does in the console: SSH open to the world.
+    pub async fn open_port_22(&self, group_id: &str) {
+        self.ec2
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22)
+            .cidr_ip("0.0.0.0/0")
+            .send()
+            .await
+            .expect("AuthorizeSecurityGroupIngress");
+    }
+}
+
 /// A work folder with a spec and the user-data script, as a user has.
 pub struct Workdir {
     pub dir: tempfile::TempDir,
