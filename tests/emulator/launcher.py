@@ -33,6 +33,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto.apigatewayv2 import models as apigw_models  # noqa: E402
 from moto.apigatewayv2 import responses as apigw_responses  # noqa: E402
+from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException  # noqa: E402
 from moto.ec2.exceptions import EC2ClientError  # noqa: E402
 from moto.ec2.models import iam_instance_profile as ec2_profile_models  # noqa: E402
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
@@ -247,6 +248,82 @@ def route_update(self, *args, **kwargs):
 
 
 apigw_models.Route.update = route_update
+
+
+# --- API Gateway v2: duplicate children -----------------------------------------
+class ApiGatewayV2Conflict(APIGatewayV2Error):
+    code = 409
+
+    def __init__(self, message):
+        super().__init__("ConflictException", message)
+
+
+# AWS: a route key is unique within an API. CreateRoute with a key the API
+# already has, or UpdateRoute giving a route another route's key, fails with
+# 409 ConflictException "Route with key <key> already exists for this API"
+# (API Gateway V2 API reference, /v2/apis/{apiId}/routes: "409
+# ConflictException  The resource already exists"; seen from AWS in
+# anomalyco/sst#5031). moto adds a second route with the same key.
+_create_route = apigw_models.Api.create_route
+_update_route = apigw_models.Api.update_route
+
+
+def _refuse_duplicate_route_key(api, route_key, route_id=None):
+    for route in api.routes.values():
+        if route.route_key == route_key and route.route_id != route_id:
+            raise ApiGatewayV2Conflict(f"Route with key {route_key} already exists for this API")
+
+
+def create_route(self, *args, **kwargs):
+    _refuse_duplicate_route_key(self, kwargs.get("route_key"))
+    return _create_route(self, *args, **kwargs)
+
+
+def update_route(self, route_id, *args, **kwargs):
+    if kwargs.get("route_key"):
+        self.get_route(route_id)
+        _refuse_duplicate_route_key(self, kwargs["route_key"], route_id)
+    return _update_route(self, route_id, *args, **kwargs)
+
+
+apigw_models.Api.create_route = create_route
+apigw_models.Api.update_route = update_route
+
+# AWS: a stage name is unique within an API. CreateStage with a name the API
+# already has fails with 409 ConflictException (API Gateway V2 API reference,
+# /v2/apis/{apiId}/stages: "409 ConflictException  The resource already
+# exists"). Message "Stage already exists" as API Gateway words it for REST
+# API stages (terraform-provider-aws#2918). moto silently replaces the stage.
+_create_stage = apigw_models.Api.create_stage
+
+
+def create_stage(self, config):
+    if config.get("stageName") in self.stages:
+        raise ApiGatewayV2Conflict("Stage already exists")
+    return _create_stage(self, config)
+
+
+apigw_models.Api.create_stage = create_stage
+
+# AWS: an authorizer name is unique within an API. CreateAuthorizer with a
+# name the API already has fails with "Authorizer name must be unique.
+# Authorizer <name> already exists in this RestApi." (aws/aws-cdk#13711 and
+# #20170, HTTP API JWT and Lambda authorizers), as a 400 BadRequestException,
+# not a 409 (CloudFormation reports it "Service: AmazonApiGatewayV2; Status
+# Code: 400; Error Code: BadRequestException"). moto adds a second one.
+_create_authorizer = apigw_models.Api.create_authorizer
+
+
+def create_authorizer(self, *args, **kwargs):
+    name = kwargs.get("name")
+    if any(a.name == name for a in self.authorizers.values()):
+        raise BadRequestException(
+            f"Authorizer name must be unique. Authorizer {name} already exists in this RestApi."
+        )
+    return _create_authorizer(self, *args, **kwargs)
+
+
+apigw_models.Api.create_authorizer = create_authorizer
 
 
 # --- Request inspection, counting and fault injection -------------------------------
