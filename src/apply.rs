@@ -159,9 +159,19 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
     ops
 }
 
-/// Drops state entries AWS no longer has and the plan does not recreate
-/// (deleted outside gwctl, or by a run killed before it saved).
-pub fn prune_gone(plan: &Plan, live: &HashMap<String, Option<Attrs>>, store: &mut Store, state: &mut State) -> Result<usize, StateError> {
+/// Brings the state up to what was just read from AWS, before any change
+/// is made, and saves it once if that differs from the file:
+/// - entries AWS no longer has, that the plan does not recreate, are dropped
+///   (deleted outside gwctl, or by a run killed before it saved);
+/// - resources the plan adopts (found in AWS for a declared address) are
+///   recorded, so the operations that follow treat them as existing;
+/// - every other entry takes the attributes just read, so the state records
+///   what AWS has even when the plan is empty, and `drift` compares against
+///   that rather than against values AWS and the spec have both left.
+///
+/// Returns how many entries changed.
+pub fn record_refresh(plan: &Plan, nodes: &[Node], live: &HashMap<String, Option<Attrs>>, store: &mut Store, state: &mut State) -> Result<usize, StateError> {
+    let mut changed = 0;
     let gone: Vec<String> = state
         .resources
         .iter()
@@ -169,13 +179,30 @@ pub fn prune_gone(plan: &Plan, live: &HashMap<String, Option<Attrs>>, store: &mu
         .filter(|r| plan.get(&r.address).is_none_or(|c| c.action == Action::Delete))
         .map(|r| r.address.clone())
         .collect();
-    if !gone.is_empty() {
-        for a in &gone {
-            state.remove(a);
+    for a in &gone {
+        state.remove(a);
+        changed += 1;
+    }
+    for r in &mut state.resources {
+        if let Some(Some(attrs)) = live.get(&r.address) {
+            let attrs = public(attrs.clone());
+            if r.attributes != attrs {
+                r.attributes = attrs;
+                changed += 1;
+            }
         }
+    }
+    for c in &plan.changes {
+        let Some(found) = &c.adopt else { continue };
+        let dependencies = nodes.iter().find(|n| n.address == c.address).map(|n| n.deps.clone()).unwrap_or_default();
+        state.put(ResourceState { address: c.address.clone(), kind: c.kind, id: found.id.clone(), attributes: public(found.attrs.clone()), dependencies });
+        state.clear_pending(&c.address);
+        changed += 1;
+    }
+    if changed > 0 {
         store.save(state)?;
     }
-    Ok(gone.len())
+    Ok(changed)
 }
 
 /// Everything an apply works with.
@@ -400,7 +427,7 @@ mod tests {
     }
 
     fn change(address: &str, action: Action) -> Change {
-        Change { address: address.into(), kind: Kind::Instance, action, diff: vec![], reason: None, target: None }
+        Change { address: address.into(), kind: Kind::Instance, action, diff: vec![], reason: None, target: None, adopt: None }
     }
 
     fn resource(address: &str, deps: &[&str]) -> ResourceState {

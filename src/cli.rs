@@ -80,6 +80,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Change nothing in AWS: accept what AWS has into the state (and
+        /// adopt declared resources found there), after asking.
+        #[arg(long)]
+        refresh_only: bool,
         /// A plan saved with `gwctl plan --out`: applied without asking, as
         /// it was reviewed; refused if the state or the spec changed since.
         planfile: Option<PathBuf>,

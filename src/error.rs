@@ -21,6 +21,13 @@ pub enum Error {
     Usage(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "refusing to plan: {} belong(s) to another project ({}), not {project}; nothing was changed.\n  \
+         The state file names resources another stack owns: check --state, or remove them with `gwctl state rm`",
+        resources.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", "),
+        resources.iter().map(|(_, p)| format!("gwctl:project = {p}")).collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+    )]
+    NotOurs { project: String, resources: Vec<(String, String)> },
     #[error("{failed} operation(s) failed; the state records what was done")]
     ApplyFailed { failed: usize },
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use crate::aws::{Aws, AwsError};
-use crate::graph::Kind;
-use crate::resources::{self, api, s, Attrs, ReadItem};
+use crate::graph::{Kind, Node, Source};
+use crate::resources::{self, api, s, Attrs, Env, Known, Lookups, ReadItem};
 use crate::state::State;
 
 const API_CHILDREN: [Kind; 4] = [Kind::Route, Kind::Integration, Kind::Authorizer, Kind::Stage];
@@ -48,6 +48,71 @@ pub async fn refresh(aws: &Aws, state: &State) -> Result<Refresh, (Kind, AwsErro
         out.live.extend(part);
     }
     Ok(out)
+}
+
+/// What a lost state leaves in AWS for the spec's addresses.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// address → the resource this project made for it (both gwctl tags match).
+    pub found: HashMap<String, Known>,
+    /// The children of the APIs found, for the planner to adopt by natural key.
+    pub children: Vec<Unmanaged>,
+}
+
+/// Looks up, for every declared address that has no live resource in the
+/// state (a lost or deleted state file, `gwctl state rm`, a run killed before
+/// it saved), the resource this project made for it: by name or by its gwctl
+/// tags, never one tagged for another project or address. The children of an
+/// API found this way are listed so that the planner adopts them by their
+/// natural keys instead of creating them twice. Costs nothing when the state
+/// knows every address.
+pub async fn discover(
+    aws: &Aws,
+    spec: &crate::spec::Spec,
+    nodes: &[Node],
+    state: &State,
+    live: &HashMap<String, Option<Attrs>>,
+    lookups: &Lookups,
+) -> Result<Discovered, (Kind, AwsError)> {
+    let no_deps = HashMap::new();
+    let env = Env { spec, lookups, known: &no_deps };
+    let missing = nodes.iter().filter(|n| !API_CHILDREN.contains(&n.kind) && !matches!(live.get(&n.address), Some(Some(_))));
+    let finds = missing.map(|n| {
+        let want = resources::desired(&env, n);
+        async move {
+            let found = resources::find(aws, n.kind, &n.address, &want).await.map_err(|e| (n.kind, e))?;
+            Ok::<_, (Kind, AwsError)>(found.map(|k| (n.address.clone(), k)))
+        }
+    });
+    let found: HashMap<String, Known> = futures::future::try_join_all(finds).await?.into_iter().flatten().collect();
+    let apis: BTreeMap<String, String> = nodes
+        .iter()
+        .filter_map(|n| match &n.source {
+            Source::Api(name) => found.get(&n.address).map(|k| (k.id.clone(), name.clone())),
+            _ => None,
+        })
+        .collect();
+    let recorded: std::collections::HashSet<&str> = state.resources.iter().map(|r| r.id.as_str()).collect();
+    let mut children = list_unmanaged(aws, &apis).await?;
+    children.retain(|u| !recorded.contains(u.id.as_str()));
+    Ok(Discovered { found, children })
+}
+
+/// Every child of the given APIs (id → name in addresses), as unmanaged.
+async fn list_unmanaged(aws: &Aws, apis: &BTreeMap<String, String>) -> Result<Vec<Unmanaged>, (Kind, AwsError)> {
+    let lists = apis.iter().flat_map(|(api_id, name)| {
+        API_CHILDREN.iter().map(move |&kind| async move {
+            let listed = api::list_children(aws, kind, api_id).await.map_err(|e| (kind, e))?;
+            Ok::<_, (Kind, AwsError)>(listed.unwrap_or_default().into_iter().map(move |(id, attrs)| Unmanaged {
+                address: child_address(kind, name, &id, &attrs),
+                kind,
+                id,
+                attrs,
+                found_in: format!("api.{name}"),
+            }))
+        })
+    });
+    Ok(futures::future::try_join_all(lists).await?.into_iter().flatten().collect())
 }
 
 /// Lists the four child kinds of every API in the state (one paginated call

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -12,11 +13,14 @@ use crate::plan::saved::SavedPlan;
 use crate::state::Store;
 
 /// `gwctl apply` and `gwctl destroy`.
-pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<&std::path::Path>) -> Result<u8> {
+pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: bool, planfile: Option<&std::path::Path>) -> Result<u8> {
+    if refresh_only && planfile.is_some() {
+        return Err(Error::Usage("--refresh-only takes no plan file: it reads AWS itself".into()));
+    }
     let spec = Spec::load(&g.spec)?;
     let nodes = graph::nodes(&spec);
     let command = if mode == Mode::Destroy { "gwctl destroy" } else { "gwctl apply" };
-    let (mut store, mut state) = Store::open(&super::state_path(g, &spec), command, g.lock_timeout)?;
+    let (mut store, mut state) = super::open_state(g, &spec, command)?;
     let aws = Aws::connect(&spec.region).await;
     let saved = match planfile {
         Some(path) => {
@@ -30,22 +34,26 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<
     let (refreshed, plan) = match saved {
         Some(saved) => {
             let plan = saved.plan();
-            (super::Refreshed { live: saved.live, unmanaged: Vec::new(), lookups: saved.lookups }, plan)
+            (super::Refreshed { live: saved.live, unmanaged: Vec::new(), lookups: saved.lookups, adopted: HashMap::new() }, plan)
         }
         None => {
             let refreshed = tokio::select! {
-                r = super::refresh(&aws, &spec, &state, mode) => r?,
+                r = super::refresh(&aws, &spec, &nodes, &state, mode) => r?,
                 _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
             };
-            let plan = super::make_plan(&spec, &nodes, &state, &refreshed, mode);
+            let plan = super::make_plan(&spec, &nodes, &state, &refreshed, mode)?;
             (refreshed, plan)
         }
     };
     // A saved plan was reviewed when it was made.
     let auto_approve = auto_approve || planfile.is_some();
-    crate::apply::prune_gone(&plan, &refreshed.live, &mut store, &mut state)?;
+    if refresh_only {
+        return accept_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state, auto_approve).await;
+    }
     print!("{}", render::human_styled(&plan, render::Style::for_stdout()));
     if !plan.has_changes() {
+        // Nothing to change in AWS; the state still records what was read.
+        crate::apply::record_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state)?;
         return Ok(0);
     }
     if !auto_approve {
@@ -54,6 +62,7 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<
             _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
         }
     }
+    crate::apply::record_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state)?;
     println!();
     let started = Instant::now();
     let live = std::io::stdout().is_terminal() && !g.no_progress && std::env::var("TERM").map_or(true, |t| t != "dumb");
@@ -129,6 +138,59 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, planfile: Option<
         }
         Err(Error::ApplyFailed { failed: outcome.failed.len() })
     }
+}
+
+/// `gwctl apply --refresh-only`: shows how the state differs from what AWS
+/// has (and what it would adopt), asks, and records it; AWS is not changed.
+async fn accept_refresh(
+    plan: &crate::plan::Plan,
+    nodes: &[graph::Node],
+    live: &HashMap<String, Option<crate::resources::Attrs>>,
+    store: &mut Store,
+    state: &mut crate::state::State,
+    auto_approve: bool,
+) -> Result<u8> {
+    let mut lines = Vec::new();
+    for r in &state.resources {
+        match live.get(&r.address) {
+            Some(None) if plan.get(&r.address).is_none_or(|c| c.action == crate::plan::Action::Delete) => {
+                lines.push(format!("  - {} ({} {}): gone from AWS; will be removed from the state", r.address, r.kind, r.id));
+            }
+            Some(Some(now)) => {
+                let diff = crate::plan::diff(Some(&r.attributes), now, &[]);
+                if !diff.is_empty() {
+                    lines.push(format!("  ~ {} ({}): the state takes what AWS has", r.address, r.kind));
+                    for d in diff {
+                        let show = |v: &Option<serde_json::Value>| v.as_ref().map(render::value).unwrap_or_else(|| "(none)".into());
+                        lines.push(format!("      {} = {} -> {}", d.path, show(&d.before), show(&d.after)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for c in plan.changes.iter().filter(|c| c.adopt.is_some()) {
+        let id = c.adopt.as_ref().map(|k| k.id.as_str()).unwrap_or_default();
+        lines.push(format!("  <= {} ({} {id}): found in AWS; will be adopted into the state", c.address, c.kind));
+    }
+    if lines.is_empty() {
+        println!("No changes. The state matches AWS.");
+        return Ok(0);
+    }
+    println!("gwctl will update the state to match AWS (AWS itself is not changed):\n");
+    println!("{}", lines.join("\n"));
+    if !auto_approve {
+        let question = "\nWould you like to update the state to reflect these values?";
+        tokio::select! {
+            answer = tokio::task::spawn_blocking(move || super::confirm(question, "review the changes above and run `gwctl apply --refresh-only --auto-approve`")) => {
+                answer.map_err(|e| Error::Usage(e.to_string()))??
+            }
+            _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
+        }
+    }
+    let changed = crate::apply::record_refresh(plan, nodes, live, store, state)?;
+    println!("\nRefresh complete: {changed} state entr{} updated; AWS was not changed.", if changed == 1 { "y" } else { "ies" });
+    Ok(0)
 }
 
 fn interrupted_before_changes() -> u8 {

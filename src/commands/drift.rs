@@ -8,7 +8,7 @@ use crate::spec::Spec;
 /// an apply is writing.
 pub async fn drift(g: &Global) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
-    let state = crate::state::read(&super::state_path(g, &spec))?.unwrap_or_default();
+    let state = super::read_state(g, &spec)?;
     let aws = Aws::connect(&spec.region).await;
     let (refreshed, tagged) = futures::join!(crate::refresh::refresh(&aws, &state), crate::refresh::scan_tagged(&aws, &spec.project, &state));
     let refreshed = refreshed?;

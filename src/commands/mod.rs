@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::graph::{self, Node};
 use crate::plan::{Mode, Plan};
 use crate::refresh::Unmanaged;
-use crate::resources::{self, Attrs, Lookups};
+use crate::resources::{self, Attrs, Known, Lookups};
 use crate::spec::Spec;
 use crate::state::State;
 
@@ -34,8 +34,8 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
     match command {
         Command::Validate => validate(g),
         Command::Plan { detailed_exitcode, out } => plan::plan(g, detailed_exitcode, out.as_deref()).await,
-        Command::Apply { auto_approve, planfile } => apply::apply(g, Mode::Normal, auto_approve, planfile.as_deref()).await,
-        Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve, None).await,
+        Command::Apply { auto_approve, refresh_only, planfile } => apply::apply(g, Mode::Normal, auto_approve, refresh_only, planfile.as_deref()).await,
+        Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve, false, None).await,
         Command::Drift => drift::drift(g).await,
         Command::Output { name, raw } => output::output(g, name.as_deref(), raw),
         Command::State { command } => state::state(g, command).await,
@@ -103,14 +103,67 @@ pub fn state_path(g: &Global, spec: &Spec) -> PathBuf {
     dir.join("state").join(format!("{}.json", spec.project))
 }
 
+/// The spec's file name, as the state records it (relative to the spec's folder).
+fn spec_file(g: &Global) -> String {
+    g.spec.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Refuses to start a new state where a renamed project left its old one,
+/// unless `--state` names the file explicitly.
+fn check_not_renamed(g: &Global, spec: &Spec, path: &Path) -> Result<()> {
+    if g.state.is_some() {
+        return Ok(());
+    }
+    if let Some((old_path, old)) = crate::state::find_renamed(path, &spec.project, &spec_file(g)) {
+        return Err(crate::state::StateError::Renamed {
+            path: path.to_path_buf(),
+            project: spec.project.clone(),
+            old: old.project,
+            old_path,
+            count: old.resources.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The state, read without a lock (plan, drift, output, state list/show).
+/// Refused before any AWS call when it belongs to another project or region,
+/// or when it is missing because the project was renamed.
+pub fn read_state(g: &Global, spec: &Spec) -> Result<State> {
+    let path = state_path(g, spec);
+    let mut state = match crate::state::read(&path)? {
+        Some(state) => state,
+        None => {
+            check_not_renamed(g, spec, &path)?;
+            State::new()
+        }
+    };
+    state.claim(&path, &spec.project, &spec.region, &spec_file(g))?;
+    Ok(state)
+}
+
+/// The state, locked for writing, with the same checks as [`read_state`].
+pub fn open_state(g: &Global, spec: &Spec, command: &str) -> Result<(crate::state::Store, State)> {
+    let path = state_path(g, spec);
+    if !path.exists() {
+        check_not_renamed(g, spec, &path)?;
+    }
+    let (store, mut state) = crate::state::Store::open(&path, command, g.lock_timeout)?;
+    state.claim(&path, &spec.project, &spec.region, &spec_file(g))?;
+    Ok((store, state))
+}
+
 /// Everything a plan needs, read from AWS.
 pub struct Refreshed {
     pub live: HashMap<String, Option<Attrs>>,
     pub unmanaged: Vec<Unmanaged>,
     pub lookups: Lookups,
+    /// Declared resources found in AWS that the state does not record.
+    pub adopted: HashMap<String, Known>,
 }
 
-pub async fn refresh(aws: &Aws, spec: &Spec, state: &State, mode: Mode) -> Result<Refreshed> {
+pub async fn refresh(aws: &Aws, spec: &Spec, nodes: &[Node], state: &State, mode: Mode) -> Result<Refreshed> {
     let lookups = async {
         if mode == Mode::Destroy {
             return Ok(Lookups::default());
@@ -118,10 +171,30 @@ pub async fn refresh(aws: &Aws, spec: &Spec, state: &State, mode: Mode) -> Resul
         resources::lookups(aws, spec, state).await.map_err(Error::Lookup)
     };
     let (refreshed, lookups) = futures::join!(crate::refresh::refresh(aws, state), lookups);
-    let refreshed = refreshed?;
-    Ok(Refreshed { live: refreshed.live, unmanaged: refreshed.unmanaged, lookups: lookups? })
+    let (refreshed, mut lookups) = (refreshed?, lookups?);
+    let mut unmanaged = refreshed.unmanaged;
+    let mut adopted = HashMap::new();
+    if mode == Mode::Normal {
+        let found = crate::refresh::discover(aws, spec, nodes, state, &refreshed.live, &lookups).await?;
+        // An adopted instance keeps the AMI it runs, as a recorded one does:
+        // a newer AMI behind the same SSM parameter does not replace it.
+        for (address, k) in &found.found {
+            if let (Some(ami), Some(pinned)) = (k.attrs.get("ami").and_then(|v| v.as_str()), lookups.amis.get_mut(address)) {
+                *pinned = ami.to_string();
+            }
+        }
+        unmanaged.extend(found.children);
+        adopted = found.found;
+    }
+    Ok(Refreshed { live: refreshed.live, unmanaged, lookups, adopted })
 }
 
-pub fn make_plan(spec: &Spec, nodes: &[Node], state: &State, r: &Refreshed, mode: Mode) -> Plan {
-    crate::plan::plan(spec, nodes, state, &r.live, &r.unmanaged, &r.lookups, mode)
+/// The plan, refused when it would touch another project's resources.
+pub fn make_plan(spec: &Spec, nodes: &[Node], state: &State, r: &Refreshed, mode: Mode) -> Result<Plan> {
+    let plan = crate::plan::plan(spec, nodes, state, &r.live, &r.unmanaged, &r.adopted, &r.lookups, mode);
+    let foreign = crate::plan::foreign(&plan, state, &r.live, &spec.project);
+    if !foreign.is_empty() {
+        return Err(Error::NotOurs { project: spec.project.clone(), resources: foreign });
+    }
+    Ok(plan)
 }

@@ -36,7 +36,10 @@ pub fn outputs(state: &State) -> Map<String, Value> {
 pub fn output(g: &Global, name: Option<&str>, raw: bool) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
     let path = super::state_path(g, &spec);
-    let state = crate::state::read(&path)?.ok_or_else(|| Error::Usage(format!("no state at {}: run `gwctl apply` first", path.display())))?;
+    if !path.exists() {
+        return Err(Error::Usage(format!("no state at {}: run `gwctl apply` first", path.display())));
+    }
+    let state = super::read_state(g, &spec)?;
     let all = outputs(&state);
     if let Some(name) = name {
         let value = all.get(name).ok_or_else(|| {

@@ -9,10 +9,10 @@ use crate::spec::Spec;
 pub async fn plan(g: &Global, detailed_exitcode: bool, out: Option<&std::path::Path>) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
     let nodes = graph::nodes(&spec);
-    let state = crate::state::read(&super::state_path(g, &spec))?.unwrap_or_default();
+    let state = super::read_state(g, &spec)?;
     let aws = Aws::connect(&spec.region).await;
-    let refreshed = super::refresh(&aws, &spec, &state, Mode::Normal).await?;
-    let plan = super::make_plan(&spec, &nodes, &state, &refreshed, Mode::Normal);
+    let refreshed = super::refresh(&aws, &spec, &nodes, &state, Mode::Normal).await?;
+    let plan = super::make_plan(&spec, &nodes, &state, &refreshed, Mode::Normal)?;
     if g.json {
         println!("{}", render::json(&plan));
     } else {

@@ -10,14 +10,13 @@ use crate::error::{Error, Result};
 use crate::graph::{self, Kind};
 use crate::resources::{self, ReadItem};
 use crate::spec::Spec;
-use crate::state::{ResourceState, Store};
+use crate::state::ResourceState;
 
 pub async fn state(g: &Global, command: StateCommand) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
-    let path = super::state_path(g, &spec);
     match command {
         StateCommand::List => {
-            let state = crate::state::read(&path)?.unwrap_or_default();
+            let state = super::read_state(g, &spec)?;
             if g.json {
                 let list: Vec<_> = state.resources.iter().map(|r| json!({"address": r.address, "kind": r.kind, "id": r.id})).collect();
                 println!("{}", json!(list));
@@ -30,7 +29,7 @@ pub async fn state(g: &Global, command: StateCommand) -> Result<u8> {
             Ok(0)
         }
         StateCommand::Show { address } => {
-            let state = crate::state::read(&path)?.unwrap_or_default();
+            let state = super::read_state(g, &spec)?;
             let r = state.get(&address).ok_or_else(|| not_in_state(&address, &state))?;
             if g.json {
                 println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
@@ -46,7 +45,7 @@ pub async fn state(g: &Global, command: StateCommand) -> Result<u8> {
             Ok(0)
         }
         StateCommand::Rm { address, auto_approve } => {
-            let (mut store, mut state) = Store::open(&path, "gwctl state rm", g.lock_timeout)?;
+            let (mut store, mut state) = super::open_state(g, &spec, "gwctl state rm")?;
             let r = state.get(&address).cloned().ok_or_else(|| not_in_state(&address, &state))?;
             if !auto_approve {
                 super::confirm(
@@ -76,7 +75,7 @@ pub async fn import(g: &Global, address: &str, id: &str) -> Result<u8> {
         let all: Vec<&str> = nodes.iter().map(|n| n.address.as_str()).collect();
         Error::Usage(format!("{address} is not declared in {}; declared addresses: {}", g.spec.display(), all.join(", ")))
     })?;
-    let (mut store, mut state) = Store::open(&super::state_path(g, &spec), "gwctl import", g.lock_timeout)?;
+    let (mut store, mut state) = super::open_state(g, &spec, "gwctl import")?;
     if let Some(existing) = state.get(address) {
         return Err(Error::Usage(format!("{address} is already in the state as {}; `gwctl state rm {address}` first to import another", existing.id)));
     }
@@ -95,6 +94,12 @@ pub async fn import(g: &Global, address: &str, id: &str) -> Result<u8> {
     let item = ReadItem { address: address.to_string(), id: id.to_string(), attrs };
     let found = resources::read(&aws, node.kind, std::slice::from_ref(&item)).await.map_err(|e| Error::Refresh { kind: node.kind, source: e })?;
     let live = found.get(address).cloned().flatten().ok_or_else(|| Error::Usage(format!("there is no {} {id} in AWS ({})", node.kind, spec.region)))?;
+    if let Some(owner) = resources::project_tag(&live).filter(|p| *p != spec.project) {
+        return Err(Error::Usage(format!(
+            "{} {id} carries the tag gwctl:project = {owner}: it belongs to project {owner}, not {}; gwctl never imports another project's resource",
+            node.kind, spec.project
+        )));
+    }
     state.put(ResourceState { address: address.to_string(), kind: node.kind, id: id.to_string(), attributes: live, dependencies: node.deps.clone() });
     store.save(&mut state)?;
     println!("Imported {address} ({} {id}). `gwctl plan` shows how it differs from the spec.", node.kind);

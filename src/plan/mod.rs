@@ -55,6 +55,11 @@ pub struct Change {
     /// For a delete of something the state does not record: its id and attributes.
     #[serde(skip)]
     pub target: Option<Known>,
+    /// A declared resource found in AWS but not in the state (lost state,
+    /// `state rm`, a killed run): apply records it before changing anything,
+    /// so it is adopted, never created a second time.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub adopt: Option<Known>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -69,6 +74,13 @@ pub struct Summary {
     pub replace: usize,
     pub delete: usize,
     pub no_op: usize,
+    /// Resources recorded into the state from AWS (also counted by action).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Plan {
@@ -82,12 +94,16 @@ impl Plan {
                 Action::Delete => s.delete += 1,
                 Action::NoOp => s.no_op += 1,
             }
+            if c.adopt.is_some() {
+                s.adopt += 1;
+            }
         }
         s
     }
 
+    /// Whether applying would change AWS or record resources found in it.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes.iter().any(|c| c.action != Action::NoOp || c.adopt.is_some())
     }
 
     pub fn get(&self, address: &str) -> Option<&Change> {
@@ -115,23 +131,37 @@ pub fn plan(
     state: &State,
     live: &HashMap<String, Option<Attrs>>,
     unmanaged: &[Unmanaged],
+    adopted: &HashMap<String, Known>,
     lookups: &Lookups,
     mode: Mode,
 ) -> Plan {
     let mut known = known_from(state, live);
     let mut changes = Vec::new();
+    let mut consumed = vec![false; unmanaged.len()];
     if mode == Mode::Normal {
+        known.extend(adopted.iter().map(|(a, k)| (a.clone(), k.clone())));
         for node in nodes {
             let want = {
                 let env = Env { spec, lookups, known: &known };
                 resources::desired(&env, node)
             };
-            let change = match known.get(&node.address) {
+            let mut adopt = adopted.get(&node.address).cloned();
+            if !known.contains_key(&node.address) {
+                // An API child the state lost is taken by its natural key.
+                let found = unmanaged.iter().enumerate().position(|(i, u)| !consumed[i] && same_child(node, &want, u));
+                if let Some(i) = found {
+                    consumed[i] = true;
+                    let k = Known { id: unmanaged[i].id.clone(), attrs: unmanaged[i].attrs.clone() };
+                    known.insert(node.address.clone(), k.clone());
+                    adopt = Some(k);
+                }
+            }
+            let mut change = match known.get(&node.address) {
                 None => {
                     let reason = state
                         .get(&node.address)
                         .map(|r| format!("{} {} no longer exists in AWS", node.kind, r.id));
-                    Change { address: node.address.clone(), kind: node.kind, action: Action::Create, diff: diff(None, &want, &[]), reason, target: None }
+                    Change { address: node.address.clone(), kind: node.kind, action: Action::Create, diff: diff(None, &want, &[]), reason, target: None, adopt: None }
                 }
                 Some(have) => {
                     let diff = diff(Some(&have.attrs), &want, resources::force_new(node.kind));
@@ -142,9 +172,13 @@ pub fn plan(
                     } else {
                         Action::Update
                     };
-                    Change { address: node.address.clone(), kind: node.kind, action, diff, reason: None, target: None }
+                    Change { address: node.address.clone(), kind: node.kind, action, diff, reason: None, target: None, adopt: None }
                 }
             };
+            if let Some(k) = adopt {
+                change.reason = Some(format!("{} {} found in AWS, not in the state: adopted", node.kind, k.id));
+                change.adopt = Some(k);
+            }
             if matches!(change.action, Action::Create | Action::Replace) {
                 known.remove(&node.address);
             }
@@ -161,29 +195,15 @@ pub fn plan(
         .filter(|r| !wanted.contains(r.address.as_str()))
         .filter_map(|r| {
             let attrs = live.get(&r.address)?.as_ref()?;
-            Some(Change { address: r.address.clone(), kind: r.kind, action: Action::Delete, diff: delete_diff(attrs), reason: None, target: None })
+            Some(Change { address: r.address.clone(), kind: r.kind, action: Action::Delete, diff: delete_diff(attrs), reason: None, target: None, adopt: None })
         })
         .collect();
     // Deletes run dependents first: list them in that order.
     let order = crate::apply::delete_order(state);
     deletes.sort_by_key(|c| order.iter().position(|a| a == &c.address).unwrap_or(usize::MAX));
     changes.extend(deletes);
-    // The spec is authoritative inside its APIs: what the state does not know goes.
+    // The spec is authoritative inside its APIs: what it does not declare goes.
     if mode == Mode::Normal {
-        let mut consumed = vec![false; unmanaged.len()];
-        // A child the state lost (an interrupted create) that the spec wants is
-        // replaced, not duplicated beside: delete it, then create it as declared.
-        for c in changes.iter_mut().filter(|c| c.action == Action::Create) {
-            let Some(node) = nodes.iter().find(|n| n.address == c.address) else { continue };
-            let found = unmanaged.iter().enumerate().position(|(i, u)| !consumed[i] && same_child(node, c, u));
-            if let Some(i) = found {
-                consumed[i] = true;
-                let u = &unmanaged[i];
-                c.action = Action::Replace;
-                c.reason = Some(format!("replaces {} {} found in {} but not in the state", u.kind, u.id, u.found_in));
-                c.target = Some(Known { id: u.id.clone(), attrs: u.attrs.clone() });
-            }
-        }
         for (i, u) in unmanaged.iter().enumerate() {
             if consumed[i] {
                 continue;
@@ -195,26 +215,49 @@ pub fn plan(
                 diff: delete_diff(&u.attrs),
                 reason: Some(format!("not in the spec, found in {}", u.found_in)),
                 target: Some(Known { id: u.id.clone(), attrs: u.attrs.clone() }),
+                adopt: None,
             });
         }
     }
     Plan { changes }
 }
 
-/// Whether unmanaged `u` is the API child that `node` (planned for create)
-/// declares: same kind in the same API with the same identity (route key,
+/// Changes that would touch a live resource whose `gwctl:project` tag names
+/// another project (for API children, which take no tags: whose API does),
+/// as (address, that project). gwctl refuses a plan with any (design.md §6):
+/// a wrong or hand-edited state file must never reach another stack.
+pub fn foreign(plan: &Plan, state: &State, live: &HashMap<String, Option<Attrs>>, project: &str) -> Vec<(String, String)> {
+    let attrs_of = |address: &str| live.get(address).and_then(Option::as_ref);
+    let api_owner: HashMap<&str, &str> = state
+        .resources
+        .iter()
+        .filter(|r| r.kind == Kind::Api)
+        .filter_map(|r| Some((r.id.as_str(), resources::project_tag(attrs_of(&r.address)?)?)))
+        .collect();
+    plan.changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Update | Action::Replace | Action::Delete))
+        .filter_map(|c| {
+            let attrs = attrs_of(&c.address).or(c.target.as_ref().map(|t| &t.attrs))?;
+            let owner = resources::project_tag(attrs).or_else(|| api_owner.get(resources::s(attrs, "api_id")).copied())?;
+            (owner != project).then(|| (c.address.clone(), owner.to_string()))
+        })
+        .collect()
+}
+
+/// Whether unmanaged `u` is the API child that `node` declares (`want`):
+/// same kind in the same API with the same natural key (route key,
 /// authorizer or stage name; an API has one integration).
-fn same_child(node: &Node, change: &Change, u: &Unmanaged) -> bool {
-    if node.kind != u.kind || !u.found_in.starts_with("api.") {
+fn same_child(node: &Node, want: &Attrs, u: &Unmanaged) -> bool {
+    if node.kind != u.kind {
         return false;
     }
-    let api = u.found_in.trim_start_matches("api.");
-    let field = |key: &str| change.diff.iter().find(|d| d.path == key).and_then(|d| d.after.clone());
-    let theirs = |key: &str| u.attrs.get(key).cloned();
+    let Some(api) = u.found_in.strip_prefix("api.") else { return false };
+    let same = |key: &str| want.get(key).is_some() && want.get(key) == u.attrs.get(key);
     match &node.source {
-        Source::Route { api: a, .. } => a == api && field("route_key").is_some() && field("route_key") == theirs("route_key"),
-        Source::Authorizer { api: a, .. } => a == api && field("name") == theirs("name"),
-        Source::Stage(a) => a == api && field("name") == theirs("name"),
+        Source::Route { api: a, .. } => a == api && same("route_key"),
+        Source::Authorizer { api: a, .. } => a == api && same("name"),
+        Source::Stage(a) => a == api && same("name"),
         Source::Integration(a) => a == api,
         _ => false,
     }
@@ -314,6 +357,53 @@ mod tests {
         let d = diff(Some(&have), &want, &[]);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].path, "uri");
+    }
+
+    #[test]
+    fn api_children_the_state_lost_are_adopted_by_natural_key_and_strangers_deleted() {
+        let spec = Spec::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml")).unwrap();
+        let nodes = crate::graph::nodes(&spec);
+        let api = Known { id: "api1".into(), attrs: attrs(json!({"name": "job-work-planner", "protocol_type": "HTTP"})) };
+        let adopted: HashMap<String, Known> = [("api.main".to_string(), api)].into_iter().collect();
+        let child = |id: &str, key: &str| Unmanaged {
+            address: format!("route.main[\"{key}\"]"),
+            kind: Kind::Route,
+            id: id.into(),
+            attrs: attrs(json!({"api_id": "api1", "route_key": key, "authorization_type": "NONE"})),
+            found_in: "api.main".into(),
+        };
+        let unmanaged = vec![child("r1", "GET /health"), child("r2", "GET /admin")];
+        let p = plan(&spec, &nodes, &State::new(), &HashMap::new(), &unmanaged, &adopted, &Lookups::default(), Mode::Normal);
+        let health = p.get("route.main[\"GET /health\"]").unwrap();
+        assert_eq!(health.adopt.as_ref().map(|k| k.id.as_str()), Some("r1"));
+        assert_ne!(health.action, Action::Create, "adopted, not created beside");
+        let api_change = p.get("api.main").unwrap();
+        assert!(api_change.adopt.is_some());
+        let stranger = p.changes.iter().find(|c| c.target.as_ref().is_some_and(|t| t.id == "r2")).unwrap();
+        assert_eq!(stranger.action, Action::Delete);
+        assert!(p.has_changes());
+        assert_eq!(p.summary().adopt, 2);
+        assert_eq!(crate::plan::render::json(&p)["summary"]["adopt"], 2);
+    }
+
+    #[test]
+    fn a_change_to_a_resource_tagged_for_another_project_is_foreign() {
+        let mut state = State::new();
+        state.put(crate::state::ResourceState {
+            address: "log_group.a".into(),
+            kind: Kind::LogGroup,
+            id: "/lg".into(),
+            attributes: attrs(json!({"retention_days": 30})),
+            dependencies: vec![],
+        });
+        let live: HashMap<String, Option<Attrs>> =
+            [("log_group.a".to_string(), Some(attrs(json!({"retention_days": 30, "tags": {"gwctl:project": "other"}}))))].into_iter().collect();
+        let change = |action| Plan {
+            changes: vec![Change { address: "log_group.a".into(), kind: Kind::LogGroup, action, diff: vec![], reason: None, target: None, adopt: None }],
+        };
+        assert_eq!(foreign(&change(Action::Delete), &state, &live, "mine"), vec![("log_group.a".to_string(), "other".to_string())]);
+        assert!(foreign(&change(Action::NoOp), &state, &live, "mine").is_empty(), "reading is not touching");
+        assert!(foreign(&change(Action::Delete), &state, &live, "other").is_empty());
     }
 
     #[test]

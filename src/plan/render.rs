@@ -88,7 +88,7 @@ pub fn human(plan: &Plan) -> String {
 
 pub fn human_styled(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp || c.adopt.is_some()).collect();
     if changes.is_empty() {
         out.push_str("No changes. AWS matches the spec.\n");
         return out;
@@ -96,12 +96,15 @@ pub fn human_styled(plan: &Plan, style: Style) -> String {
     out.push_str("gwctl will perform the following actions:\n");
     for c in changes {
         out.push('\n');
-        out.push_str(&style.bold(&format!("  # {} ({}) {}", c.address, c.kind, verb(c.action))));
+        let adopted_only = c.action == Action::NoOp && c.adopt.is_some();
+        let verb = if adopted_only { "will be adopted into the state" } else { verb(c.action) };
+        out.push_str(&style.bold(&format!("  # {} ({}) {verb}", c.address, c.kind)));
         if let Some(reason) = &c.reason {
             out.push_str(&format!(" ({reason})"));
         }
         out.push('\n');
-        out.push_str(&format!("  {} {}\n", style.paint(c.action, symbol(c.action)), c.address));
+        let symbol = if adopted_only { style.paint(Action::Update, "<=") } else { style.paint(c.action, symbol(c.action)) };
+        out.push_str(&format!("  {symbol} {}\n", c.address));
         let width = c.diff.iter().map(|d| d.path.len()).max().unwrap_or(0);
         let indent = 8 + width + 3;
         for d in &c.diff {
@@ -119,8 +122,9 @@ pub fn human_styled(plan: &Plan, style: Style) -> String {
         }
     }
     let s = plan.summary();
+    let adopt = if s.adopt > 0 { format!(", {} to adopt", s.adopt) } else { String::new() };
     out.push_str(&format!(
-        "\nPlan: {} to add, {} to change, {} to destroy.\n",
+        "\nPlan: {} to add, {} to change, {} to destroy{adopt}.\n",
         s.create + s.replace,
         s.update,
         s.delete + s.replace
@@ -143,7 +147,7 @@ mod tests {
     use crate::plan::AttrDiff;
 
     fn change(address: &str, action: Action, diff: Vec<AttrDiff>) -> Change {
-        Change { address: address.into(), kind: Kind::Instance, action, diff, reason: None, target: None }
+        Change { address: address.into(), kind: Kind::Instance, action, diff, reason: None, target: None, adopt: None }
     }
 
     #[test]

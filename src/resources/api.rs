@@ -86,6 +86,12 @@ async fn find_tagged(aws: &Aws, project: &str, address: &str) -> Result<Option<S
     }
 }
 
+/// The API tagged for this project and address, if there is one.
+pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let Some(id) = find_tagged(aws, project_tag(want).unwrap_or_default(), address).await? else { return Ok(None) };
+    Ok(read_one(aws, &id).await?.map(|attrs| Known { id, attrs }))
+}
+
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
     futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
@@ -133,6 +139,71 @@ pub async fn update_tags(aws: &Aws, arn: &str, before: &Attrs, after: &Attrs) ->
 pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
     aws.apigw.delete_api().api_id(id).send().await.map_err(err("apigateway:DeleteApi"))?;
     Ok(())
+}
+
+/// The SDK configuration for calls that must not be repeated blindly.
+pub fn no_retry() -> aws_sdk_apigatewayv2::config::Builder {
+    aws_sdk_apigatewayv2::config::Config::builder().retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+/// Creates an API child (`create` must send with [`no_retry`]).
+///
+/// API Gateway takes no idempotency token: a retry after an answer that was
+/// lost on the way back would make a second authorizer or integration, or be
+/// refused for a route key or stage name the lost attempt already made. So
+/// before each new attempt, and when AWS says the child already exists, the
+/// API's children are listed and the one `is_it` recognises (its natural
+/// key: route key, authorizer or stage name, integration target) is taken,
+/// and brought to what is wanted with `update(id, its attributes)`.
+pub async fn create_child<F, Fut, E, U, UFut>(
+    aws: &Aws,
+    kind: Kind,
+    api_id: &str,
+    operation: &'static str,
+    is_it: impl Fn(&Attrs) -> bool,
+    create: F,
+    update: U,
+) -> Result<Known, AwsError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Known, aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>>>,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    U: FnOnce(String, Attrs) -> UFut,
+    UFut: std::future::Future<Output = Result<Attrs, AwsError>>,
+{
+    let find = || async {
+        let children = list_children(aws, kind, api_id).await?.unwrap_or_default();
+        Ok::<_, AwsError>(children.into_iter().find(|(_, attrs)| is_it(attrs)))
+    };
+    let adopt = |(id, have): (String, Attrs)| async move {
+        let attrs = update(id.clone(), have).await?;
+        Ok(Known { id, attrs })
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if attempt > 1 {
+            if let Some(found) = find().await? {
+                return adopt(found).await;
+            }
+        }
+        match create().await {
+            Ok(made) => return Ok(made),
+            Err(e) if attempt < crate::aws::MAX_ATTEMPTS && crate::aws::is_transient(&e) => {
+                tokio::time::sleep(crate::aws::backoff(attempt)).await;
+            }
+            Err(e) => {
+                let e = err(operation)(e);
+                let exists = e.is("ConflictException") || (e.is("BadRequestException") && e.message.contains("already exists"));
+                if exists {
+                    if let Some(found) = find().await? {
+                        return adopt(found).await;
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
 }
 
 /// Groups read items by the API they belong to (`api_id` attribute).

@@ -4,7 +4,7 @@
 use aws_sdk_apigatewayv2::types::{AuthorizerType, JwtConfiguration};
 use serde_json::{json, Value};
 
-use super::api::{list_pages, read_child, read_children, with_api};
+use super::api::{create_child, list_pages, no_retry, read_child, read_children, with_api};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
 use crate::graph::{address, Kind, Node, Source};
@@ -57,20 +57,24 @@ fn jwt(attrs: &Attrs) -> JwtConfiguration {
 
 pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
     let api_id = s(want, "api_id");
-    let out = aws
-        .apigw
-        .create_authorizer()
-        .api_id(api_id)
-        .name(s(want, "name"))
-        .authorizer_type(AuthorizerType::Jwt)
-        .set_identity_source(Some(strings(want, "identity_source")))
-        .jwt_configuration(jwt(want))
-        .send()
-        .await
-        .map_err(err("apigateway:CreateAuthorizer"))?;
-    let id = out.authorizer_id().unwrap_or_default().to_string();
-    let attrs = with_api(authorizer_attrs!(&out), api_id);
-    Ok(Known { id, attrs })
+    let name = s(want, "name");
+    create_child(aws, Kind::Authorizer, api_id, "apigateway:CreateAuthorizer", |a| s(a, "name") == name, || async {
+        let out = aws
+            .apigw
+            .create_authorizer()
+            .api_id(api_id)
+            .name(name)
+            .authorizer_type(AuthorizerType::Jwt)
+            .set_identity_source(Some(strings(want, "identity_source")))
+            .jwt_configuration(jwt(want))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await?;
+        Ok(Known { id: out.authorizer_id().unwrap_or_default().to_string(), attrs: with_api(authorizer_attrs!(&out), api_id) })
+    },
+    |id, have| async move { update(aws, &id, &have, want).await })
+    .await
 }
 
 /// Every authorizer of one API: one paginated GetAuthorizers.

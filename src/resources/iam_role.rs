@@ -76,6 +76,13 @@ fn strip_tags_and_trust(want: &Attrs) -> Attrs {
     rest
 }
 
+/// The role of the name `want` gives, if there is one.
+pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let name = s(want, "name").to_string();
+    let item = ReadItem { address: String::new(), id: name.clone(), attrs: Attrs::new() };
+    Ok(read_one(aws, &item).await?.map(|attrs| Known { id: name, attrs }))
+}
+
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let reads = items.iter().map(|item| async move { read_one(aws, item).await.map(|a| (item.address.clone(), a)) });
     futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())

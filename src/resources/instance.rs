@@ -229,6 +229,13 @@ async fn wait_stopped(aws: &Aws, id: &str) -> Result<(), AwsError> {
         .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not stop: {}", aws_smithy_types::error::display::DisplayErrorContext(e))))
 }
 
+/// The live instance tagged for this project and address, if there is one.
+pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let Some(id) = find_tagged(aws, project_tag(want).unwrap_or_default(), address).await? else { return Ok(None) };
+    let found = read_ids(aws, std::slice::from_ref(&id)).await?.remove(&id).flatten();
+    Ok(found.map(|attrs| Known { id, attrs: with_source(attrs, want) }))
+}
+
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
     let mut found = read_ids(aws, &ids).await?;

@@ -41,6 +41,12 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
     Ok(Known { id: name, attrs })
 }
 
+/// The instance profile of the name `want` gives, if there is one.
+pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let name = s(want, "name").to_string();
+    Ok(read_one(aws, &name).await?.map(|attrs| Known { id: name, attrs }))
+}
+
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
     futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())

@@ -7,7 +7,7 @@
 use aws_sdk_apigatewayv2::types::IntegrationType;
 use serde_json::{json, Value};
 
-use super::api::{list_pages, read_child, read_children, with_api};
+use super::api::{create_child, list_pages, no_retry, read_child, read_children, with_api};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
 use crate::graph::{address, Kind, Node, Source};
@@ -68,21 +68,25 @@ fn parameters(attrs: &Attrs) -> HashMap<String, String> {
 
 pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
     let api_id = s(want, "api_id");
-    let out = aws
-        .apigw
-        .create_integration()
-        .api_id(api_id)
-        .integration_type(IntegrationType::HttpProxy)
-        .integration_method(s(want, "method"))
-        .integration_uri(s(want, "uri"))
-        .payload_format_version(s(want, "payload_format_version"))
-        .set_request_parameters(Some(parameters(want)))
-        .send()
-        .await
-        .map_err(err("apigateway:CreateIntegration"))?;
-    let id = out.integration_id().unwrap_or_default().to_string();
-    let attrs = with_api(integration_attrs!(&out), api_id);
-    Ok(Known { id, attrs })
+    let is_it = |a: &Attrs| ["uri", "method", "type"].iter().all(|k| a.get(*k) == want.get(*k));
+    create_child(aws, Kind::Integration, api_id, "apigateway:CreateIntegration", is_it, || async {
+        let out = aws
+            .apigw
+            .create_integration()
+            .api_id(api_id)
+            .integration_type(IntegrationType::HttpProxy)
+            .integration_method(s(want, "method"))
+            .integration_uri(s(want, "uri"))
+            .payload_format_version(s(want, "payload_format_version"))
+            .set_request_parameters(Some(parameters(want)))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await?;
+        Ok(Known { id: out.integration_id().unwrap_or_default().to_string(), attrs: with_api(integration_attrs!(&out), api_id) })
+    },
+    |id, have| async move { update(aws, &id, &have, want).await })
+    .await
 }
 
 /// Every integration of one API: one paginated GetIntegrations.

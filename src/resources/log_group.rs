@@ -40,6 +40,13 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
     Ok(Known { id: name, attrs })
 }
 
+/// The log group of the name `want` gives, if there is one.
+pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let name = s(want, "name").to_string();
+    let found = read_names(aws, std::slice::from_ref(&name)).await?.remove(&name).flatten();
+    Ok(found.map(|attrs| Known { id: name, attrs }))
+}
+
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let names: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
     let mut found = read_names(aws, &names).await?;

@@ -132,6 +132,31 @@ pub async fn create(aws: &Aws, kind: Kind, address: &str, want: &Attrs, token: &
     }
 }
 
+/// Finds the live resource this project made for `address` that the state
+/// does not record (a lost state file, `gwctl state rm`, a run killed before
+/// it saved): by name or tags, and only if both gwctl tags say it is this
+/// address of this project. API children are matched by natural key in
+/// the planner instead (they take no tags).
+pub async fn find(aws: &Aws, kind: Kind, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let found = match kind {
+        Kind::IamRole => iam_role::find(aws, want).await?,
+        Kind::InstanceProfile => instance_profile::find(aws, want).await?,
+        Kind::SecurityGroup => security_group::find(aws, address, want).await?,
+        Kind::Instance => instance::find(aws, address, want).await?,
+        Kind::LogGroup => log_group::find(aws, want).await?,
+        Kind::Api => api::find(aws, address, want).await?,
+        Kind::Authorizer | Kind::Integration | Kind::Route | Kind::Stage => None,
+    };
+    Ok(found.filter(|k| made_for(&k.attrs, want)))
+}
+
+/// Whether `existing` carries the same `gwctl:project` and `gwctl:address`
+/// tags as `want`: made by this project for this address.
+pub fn made_for(existing: &Attrs, want: &Attrs) -> bool {
+    let tag = |a: &Attrs, k: &str| a.get("tags").and_then(|t| t.get(k)).cloned();
+    ["gwctl:project", "gwctl:address"].iter().all(|k| tag(existing, k).is_some() && tag(existing, k) == tag(want, k))
+}
+
 /// One resource to read: its address, id and last recorded attributes.
 #[derive(Debug, Clone)]
 pub struct ReadItem {
@@ -239,14 +264,18 @@ pub async fn lookups(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Res
 /// only if this stack made it for this address (an interrupted run): both
 /// gwctl tags must match; anything else is refused, never taken over.
 pub fn check_adoptable(existing: &Attrs, want: &Attrs, operation: &'static str, what: &str, address: &str) -> Result<(), AwsError> {
-    let tag = |a: &Attrs, k: &str| a.get("tags").and_then(|t| t.get(k)).cloned();
-    if ["gwctl:project", "gwctl:address"].iter().all(|k| tag(existing, k).is_some() && tag(existing, k) == tag(want, k)) {
+    if made_for(existing, want) {
         return Ok(());
     }
     Err(AwsError::other(
         operation,
         format!("{what} already exists and is not managed by {address} of this project; rename or delete it in AWS, or `gwctl import` it"),
     ))
+}
+
+/// The project a resource's `gwctl:project` tag names, if it has one.
+pub fn project_tag(attrs: &Attrs) -> Option<&str> {
+    attrs.get("tags").and_then(|t| t.get("gwctl:project")).and_then(Value::as_str)
 }
 
 pub fn s<'a>(attrs: &'a Attrs, key: &str) -> &'a str {

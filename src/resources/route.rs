@@ -4,7 +4,7 @@
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 use serde_json::{json, Value};
 
-use super::api::{list_pages, read_child, read_children, with_api};
+use super::api::{create_child, list_pages, no_retry, read_child, read_children, with_api};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
 use crate::graph::{address, Kind, Node, Source};
@@ -59,20 +59,24 @@ fn auth_type(attrs: &Attrs) -> AuthorizationType {
 
 pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
     let api_id = s(want, "api_id");
-    let out = aws
-        .apigw
-        .create_route()
-        .api_id(api_id)
-        .route_key(s(want, "route_key"))
-        .target(s(want, "target"))
-        .authorization_type(auth_type(want))
-        .set_authorizer_id(want.get("authorizer_id").and_then(Value::as_str).map(str::to_string))
-        .send()
-        .await
-        .map_err(err("apigateway:CreateRoute"))?;
-    let id = out.route_id().unwrap_or_default().to_string();
-    let attrs = with_api(route_attrs!(&out), api_id);
-    Ok(Known { id, attrs })
+    let key = s(want, "route_key");
+    create_child(aws, Kind::Route, api_id, "apigateway:CreateRoute", |a| s(a, "route_key") == key, || async {
+        let out = aws
+            .apigw
+            .create_route()
+            .api_id(api_id)
+            .route_key(key)
+            .target(s(want, "target"))
+            .authorization_type(auth_type(want))
+            .set_authorizer_id(want.get("authorizer_id").and_then(Value::as_str).map(str::to_string))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await?;
+        Ok(Known { id: out.route_id().unwrap_or_default().to_string(), attrs: with_api(route_attrs!(&out), api_id) })
+    },
+    |id, have| async move { update(aws, &id, &have, want).await })
+    .await
 }
 
 /// Every route of one API: one paginated GetRoutes.

@@ -75,7 +75,20 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
         .tag_specifications(TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(ec2_tags(want))).build())
         .send()
         .await
-        .map_err(err("ec2:CreateSecurityGroup"))?;
+        .map_err(err("ec2:CreateSecurityGroup"));
+    let out = match out {
+        Ok(out) => out,
+        // The SDK retried a call whose answer was lost after EC2 had made the
+        // group: it exists now, with this address's tags.
+        Err(e) if e.is("InvalidGroup.Duplicate") => match find_adoptable(aws, address, name, vpc).await? {
+            Some((id, existing)) => {
+                let attrs = update(aws, &id, &existing, want).await?;
+                return Ok(Known { id, attrs });
+            }
+            None => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
     let id = out.group_id().unwrap_or_default().to_string();
     let created = read_ids(aws, std::slice::from_ref(&id)).await?.remove(&id).flatten().unwrap_or_default();
     let attrs = update(aws, &id, &created, want).await?;
@@ -101,6 +114,19 @@ async fn find_adoptable(aws: &Aws, address: &str, name: &str, vpc: &str) -> Resu
         ));
     }
     Ok(Some((group.group_id().unwrap_or_default().to_string(), observed(group))))
+}
+
+/// The group tagged for this project and address, if there is one.
+pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("tag:gwctl:project").values(project_tag(want).unwrap_or_default()).build())
+        .filters(Filter::builder().name("tag:gwctl:address").values(address).build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeSecurityGroups"))?;
+    Ok(out.security_groups().first().map(|g| Known { id: g.group_id().unwrap_or_default().to_string(), attrs: observed(g) }))
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {

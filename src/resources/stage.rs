@@ -5,7 +5,7 @@
 use aws_sdk_apigatewayv2::types::{AccessLogSettings, RouteSettings};
 use serde_json::{json, Value};
 
-use super::api::{list_pages, read_child, read_children, with_api};
+use super::api::{create_child, list_pages, no_retry, read_child, read_children, with_api};
 use super::*;
 use crate::aws::{err, Aws, AwsError};
 use crate::graph::{address, Kind, Node, Source};
@@ -94,20 +94,24 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
     let api_id = s(want, "api_id");
     let name = s(want, "name");
     let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    let out = aws
-        .apigw
-        .create_stage()
-        .api_id(api_id)
-        .stage_name(name)
-        .auto_deploy(want.get("auto_deploy").and_then(Value::as_bool).unwrap_or(true))
-        .default_route_settings(route_settings(want))
-        .set_access_log_settings(access_logs(want))
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(err("apigateway:CreateStage"))?;
-    let attrs = with_api(stage_attrs!(&out), api_id);
-    Ok(Known { id: name.to_string(), attrs })
+    create_child(aws, Kind::Stage, api_id, "apigateway:CreateStage", |a| s(a, "name") == name, || async {
+        let out = aws
+            .apigw
+            .create_stage()
+            .api_id(api_id)
+            .stage_name(name)
+            .auto_deploy(want.get("auto_deploy").and_then(Value::as_bool).unwrap_or(true))
+            .default_route_settings(route_settings(want))
+            .set_access_log_settings(access_logs(want))
+            .set_tags(Some(tags.clone()))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await?;
+        Ok(Known { id: name.to_string(), attrs: with_api(stage_attrs!(&out), api_id) })
+    },
+    |id, have| async move { update(aws, &id, &have, want).await })
+    .await
 }
 
 /// Every stage of one API: one paginated GetStages.

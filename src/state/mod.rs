@@ -19,6 +19,17 @@ pub struct State {
     pub serial: u64,
     pub lineage: String,
     pub gwctl_version: String,
+    /// The project and region this state belongs to (design.md §6): a state
+    /// of another project or region is refused before any AWS call. Empty
+    /// in states written before gwctl recorded them; filled in on the next write.
+    #[serde(default)]
+    pub project: String,
+    #[serde(default)]
+    pub region: String,
+    /// The spec file this state was written for, relative to the spec's
+    /// folder: a state of a renamed project is recognised by it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub spec: String,
     pub resources: Vec<ResourceState>,
     /// Creates that were started and not yet recorded as done: on the next
     /// apply, each is looked up in AWS and adopted if it exists.
@@ -51,9 +62,35 @@ impl State {
             serial: 0,
             lineage: uuid::Uuid::new_v4().to_string(),
             gwctl_version: env!("CARGO_PKG_VERSION").to_string(),
+            project: String::new(),
+            region: String::new(),
+            spec: String::new(),
             resources: Vec::new(),
             pending: Vec::new(),
         }
+    }
+
+    /// Refuses a state that belongs to another project or region; a state
+    /// that does not say (new, or from an older gwctl) is claimed for this one.
+    pub fn claim(&mut self, path: &std::path::Path, project: &str, region: &str, spec_file: &str) -> Result<(), StateError> {
+        let mismatch = |what: &'static str, found: &str, expected: &str| StateError::OtherStack {
+            path: path.to_path_buf(),
+            what,
+            found: found.to_string(),
+            expected: expected.to_string(),
+        };
+        if !self.project.is_empty() && self.project != project {
+            return Err(mismatch("project", &self.project, project));
+        }
+        if !self.region.is_empty() && self.region != region {
+            return Err(mismatch("region", &self.region, region));
+        }
+        self.project = project.to_string();
+        self.region = region.to_string();
+        if self.spec.is_empty() {
+            self.spec = spec_file.to_string();
+        }
+        Ok(())
     }
 
     pub fn get(&self, address: &str) -> Option<&ResourceState> {
@@ -88,6 +125,63 @@ impl Default for State {
     }
 }
 
+/// When there is no state at `path`: a state beside it, written for the same
+/// spec file under another project name, with resources. That is what a
+/// renamed `[project] name` leaves behind; building anew would make a
+/// second stack beside the first.
+pub fn find_renamed(path: &std::path::Path, project: &str, spec_file: &str) -> Option<(std::path::PathBuf, State)> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let entries = std::fs::read_dir(dir).ok()?;
+    let mut found: Vec<(std::path::PathBuf, State)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.as_path() != path)
+        .filter_map(|p| read(&p).ok().flatten().map(|s| (p, s)))
+        .filter_map(|(p, mut s)| {
+            // A state from before gwctl recorded its project and spec is named after its project.
+            if s.project.is_empty() {
+                s.project = p.file_stem()?.to_string_lossy().into_owned();
+                s.spec = spec_file.to_string();
+            }
+            Some((p, s))
+        })
+        .filter(|(_, s)| !s.resources.is_empty() && s.project != project && s.spec == spec_file)
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.into_iter().next()
+}
+
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_of_another_project_or_region_is_refused_and_an_unmarked_one_claimed() {
+        let path = std::path::Path::new("state/p.json");
+        let mut old = State::new();
+        old.claim(path, "p", "ap-south-1", "gateway.toml").unwrap();
+        assert_eq!((old.project.as_str(), old.region.as_str(), old.spec.as_str()), ("p", "ap-south-1", "gateway.toml"));
+        let mut other = old.clone();
+        assert!(matches!(other.claim(path, "q", "ap-south-1", "gateway.toml"), Err(StateError::OtherStack { what: "project", .. })));
+        assert!(matches!(other.claim(path, "p", "eu-west-1", "gateway.toml"), Err(StateError::OtherStack { what: "region", .. })));
+    }
+
+    #[test]
+    fn a_renamed_projects_state_is_found_beside_the_new_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let old_path = dir.path().join("old.json");
+        let mut old = State::new();
+        old.claim(&old_path, "old", "ap-south-1", "gateway.toml").unwrap();
+        old.put(ResourceState { address: "api.main".into(), kind: Kind::Api, id: "a".into(), attributes: Attrs::new(), dependencies: vec![] });
+        std::fs::write(&old_path, serde_json::to_vec(&old).unwrap()).unwrap();
+        let new_path = dir.path().join("new.json");
+        let (found, state) = find_renamed(&new_path, "new", "gateway.toml").expect("found");
+        assert_eq!((found, state.project.as_str()), (old_path, "old"));
+        assert!(find_renamed(&new_path, "new", "other.toml").is_none(), "another spec's state is another stack");
+        assert!(find_renamed(&new_path, "old", "gateway.toml").is_none());
+    }
 }

@@ -42,6 +42,20 @@ pub enum StateError {
         path.display()
     )]
     Lineage { path: PathBuf, expected: String, found: String },
+    #[error(
+        "state file {} belongs to {what} {found}, but the spec says {what} {expected}; refusing to use it before any AWS call.\n  \
+         Point --state at {expected}'s own state file (default state/<project>.json beside the spec), or fix [project] in the spec",
+        path.display()
+    )]
+    OtherStack { path: PathBuf, what: &'static str, found: String, expected: String },
+    #[error(
+        "there is no state for project {project} at {}, but {} holds project {old} ({count} resources) written for this spec file.\n  \
+         Was [project] name changed from {old}? gwctl will not build a second stack beside the first. \
+         Set the name back to {old} (then `gwctl destroy` removes the old stack if you want a new one), \
+         or, if {project} is meant as a separate stack, pass --state {} explicitly",
+        path.display(), old_path.display(), path.display()
+    )]
+    Renamed { path: PathBuf, project: String, old: String, old_path: PathBuf, count: usize },
     #[error("cannot write state file {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
     #[error(
@@ -63,6 +77,10 @@ pub struct LockInfo {
     pub host: String,
     pub command: String,
     pub created: String,
+    /// The holder's boot and start time, so that its pid, once reused by
+    /// another process, is not mistaken for it. Absent in older locks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
 }
 
 impl LockInfo {
@@ -73,9 +91,19 @@ impl LockInfo {
         )
     }
 
-    /// Whether the holder is a process of this host that no longer exists.
+    /// Whether the holder is provably gone: a process of this host whose pid
+    /// is not running, or is running a process that started at another time.
     pub fn holder_is_dead(&self) -> bool {
-        self.host == hostname() && !pid_alive(self.pid)
+        if self.host != hostname() {
+            return false;
+        }
+        if !pid_alive(self.pid) {
+            return true;
+        }
+        match (&self.started, process_start(self.pid)) {
+            (Some(recorded), Some(now)) => *recorded != now,
+            _ => false,
+        }
     }
 
     fn advice(&self) -> String {
@@ -88,6 +116,40 @@ impl LockInfo {
             "wait for it to finish, or pass --lock-timeout 30s to wait".to_string()
         }
     }
+}
+
+/// A process's identity beyond its pid on Linux: the boot it runs in and its
+/// start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
+fn process_start(pid: u32) -> Option<String> {
+    let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let start = after_name.split_whitespace().nth(19)?;
+    Some(format!("{}:{start}", boot.trim()))
+}
+
+/// Removes the lock at `lock_path` if it is still `dead`'s. Several
+/// processes waiting on a dead holder's lock may all decide to take it over:
+/// each re-reads and removes it only under an exclusive `flock` of
+/// `<lock>.takeover` (released when the file closes, or the process dies),
+/// so a lock some survivor has meanwhile taken is never removed, and only
+/// one of them wins the link that follows.
+fn take_over(lock_path: &Path, dead: &LockInfo) -> Result<bool, StateError> {
+    use std::os::fd::AsRawFd;
+    let guard_path = append(lock_path, ".takeover");
+    let werr = |source| StateError::Write { path: guard_path.clone(), source };
+    let guard = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&guard_path).map_err(werr)?;
+    // SAFETY: flock on a file descriptor this function owns for the call.
+    if unsafe { libc::flock(guard.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(werr(io::Error::last_os_error()));
+    }
+    let still_dead = read_lock(lock_path).is_ok_and(|current| current.id == dead.id);
+    if still_dead {
+        fs::remove_file(lock_path).map_err(|source| StateError::Write { path: lock_path.into(), source })?;
+    }
+    drop(guard);
+    Ok(still_dead)
 }
 
 fn pid_alive(pid: u32) -> bool {
@@ -186,6 +248,7 @@ impl Store {
             host: hostname(),
             command: command.to_string(),
             created: now_rfc3339(),
+            started: process_start(std::process::id()),
         };
         // The lock appears with its content or not at all: written to a temp
         // file, then hard-linked to the lock path, which fails if it exists.
@@ -196,6 +259,22 @@ impl Store {
             match fs::hard_link(&tmp, &lock_path) {
                 Ok(()) => break Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if let Ok(holder) = read_lock(&lock_path) {
+                        if holder.holder_is_dead() {
+                            match take_over(&lock_path, &holder) {
+                                Ok(true) => {
+                                    eprintln!(
+                                        "warning: took over the state lock {} of `{}` (pid {} on {}, since {}): that process is no longer running",
+                                        holder.id, holder.command, holder.pid, holder.host, holder.created
+                                    );
+                                    continue;
+                                }
+                                // Another run took it over or released it meanwhile: try again.
+                                Ok(false) => continue,
+                                Err(e) => break Err(e),
+                            }
+                        }
+                    }
                     if Instant::now() >= deadline {
                         break read_lock(&lock_path).and_then(|holder| Err(StateError::Locked { path: lock_path.clone(), holder }));
                     }
@@ -328,7 +407,8 @@ fn keep_backup(path: &Path) -> io::Result<()> {
 /// Writes `body` to a temp file beside `path`, fsynced, mode 0600; returns
 /// it with its identity (kept across the rename that follows).
 fn write_temp(path: &Path, body: &[u8]) -> io::Result<(PathBuf, FileId)> {
-    let tmp = append(path, &format!(".{}.tmp", std::process::id()));
+    // Unique per call: two stores in one process (or thread) never share a temp file.
+    let tmp = append(path, &format!(".{}.{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple()));
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
         f.write_all(body)?;
@@ -404,6 +484,69 @@ mod tests {
         assert!(matches!(store.save(&mut state), Err(StateError::Lineage { .. })));
         assert_eq!(state.serial, 1, "the serial is not bumped by a save that failed");
         assert_eq!(fs::read_to_string(&path).unwrap(), foreign);
+    }
+
+    fn plant_lock(state: &Path, pid: u32, host: &str, started: Option<String>) -> String {
+        let info = LockInfo { id: format!("planted-{pid}"), pid, host: host.into(), command: "gwctl apply".into(), created: now_rfc3339(), started };
+        fs::create_dir_all(state.parent().unwrap()).unwrap();
+        fs::write(lock_path(state), serde_json::to_vec(&info).unwrap()).unwrap();
+        info.id
+    }
+
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn a_dead_holders_lock_is_taken_over_and_a_live_or_remote_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        // The pid is gone.
+        plant_lock(&path, dead_pid(), &hostname(), None);
+        let (store, _) = Store::open(&path, "test", Duration::ZERO).expect("a dead pid's lock is taken over");
+        assert_eq!(read_lock(&lock_path(&path)).unwrap().pid, std::process::id());
+        drop(store);
+        // The pid runs, but a process that started at another time.
+        plant_lock(&path, std::process::id(), &hostname(), Some("another-boot:1".into()));
+        drop(Store::open(&path, "test", Duration::ZERO).expect("a reused pid's lock is taken over"));
+        // The holder is alive: refused.
+        plant_lock(&path, std::process::id(), &hostname(), process_start(std::process::id()));
+        assert!(matches!(Store::open(&path, "test", Duration::ZERO), Err(StateError::Locked { .. })));
+        // Another host: never broken automatically, whatever its pid.
+        plant_lock(&path, dead_pid(), "some-other-host", None);
+        match Store::open(&path, "test", Duration::ZERO) {
+            Err(StateError::Locked { holder, .. }) => assert_eq!(holder.host, "some-other-host"),
+            other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn of_several_runs_taking_over_a_dead_lock_exactly_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        for _ in 0..20 {
+            plant_lock(&path, dead_pid(), &hostname(), None);
+            let barrier = std::sync::Barrier::new(4);
+            let results: Vec<bool> = std::thread::scope(|s| {
+                let runs: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            let opened = Store::open(&path, "test", Duration::ZERO);
+                            // Hold a won lock until every run has tried.
+                            std::thread::sleep(Duration::from_millis(50));
+                            opened.is_ok()
+                        })
+                    })
+                    .collect();
+                runs.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+            assert!(!lock_path(&path).exists(), "the winner released it");
+        }
     }
 
     #[test]
