@@ -118,15 +118,19 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
             g.parallelism
         );
     }
+    let adopted = match plan.summary().adopt {
+        0 => String::new(),
+        n => format!(", {n} adopted"),
+    };
     if outcome.failed.is_empty() {
         println!(
-            "\n{what} complete after {secs:.1}s: {} added, {} changed, {} destroyed.",
+            "\n{what} complete after {secs:.1}s: {} added, {} changed, {} destroyed{adopted}.",
             outcome.added, outcome.changed, outcome.destroyed
         );
         Ok(0)
     } else {
         println!(
-            "\n{what} incomplete after {secs:.1}s: {} added, {} changed, {} destroyed, {} failed, {} skipped.",
+            "\n{what} incomplete after {secs:.1}s: {} added, {} changed, {} destroyed{adopted}, {} failed, {} skipped.",
             outcome.added,
             outcome.changed,
             outcome.destroyed,

@@ -176,7 +176,7 @@ pub fn plan(
                 }
             };
             if let Some(k) = adopt {
-                change.reason = Some(format!("{} {} found in AWS, not in the state: adopted", node.kind, k.id));
+                change.reason = Some(format!("found in AWS as {}, not in the state", k.id));
                 change.adopt = Some(k);
             }
             if matches!(change.action, Action::Create | Action::Replace) {

@@ -97,7 +97,11 @@ pub fn human_styled(plan: &Plan, style: Style) -> String {
     for c in changes {
         out.push('\n');
         let adopted_only = c.action == Action::NoOp && c.adopt.is_some();
-        let verb = if adopted_only { "will be adopted into the state" } else { verb(c.action) };
+        let verb = match (c.adopt.is_some(), c.action) {
+            (true, Action::NoOp) => "will be adopted into the state".to_string(),
+            (true, action) => format!("will be adopted, then {}", verb(action).trim_start_matches("will be ").trim_start_matches("must be ")),
+            (false, action) => verb(action).to_string(),
+        };
         out.push_str(&style.bold(&format!("  # {} ({}) {verb}", c.address, c.kind)));
         if let Some(reason) = &c.reason {
             out.push_str(&format!(" ({reason})"));
