@@ -148,3 +148,74 @@ fn hostname() -> String {
     let out = Command::new("hostname").output().expect("hostname");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Runs gwctl like [`gwctl`], but kills it and fails the test when it has
+/// not finished within `limit`.
+fn gwctl_within(dir: &std::path::Path, args: &[&str], limit: std::time::Duration) -> common::Run {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gwctl"))
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run gwctl");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gwctl {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    common::Run { code: status.code().unwrap_or(-1), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
+#[test]
+fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
+    let limit = std::time::Duration::from_secs(5);
+    let dir = workdir(&common::seed_spec());
+    let fifo = dir.path().join("gateway.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    for spec in ["/dev/zero", "gateway.fifo"] {
+        let run = gwctl_within(dir.path(), &["validate", "--spec", spec], limit);
+        assert_eq!(run.code, 1, "{spec}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("cannot read spec file {spec}: it is not a regular file")), "{}", run.stderr);
+    }
+
+    std::fs::write(dir.path().join("big.toml"), format!("{}\n# {}\n", common::seed_spec(), "x".repeat(1024 * 1024))).unwrap();
+    let run = gwctl_within(dir.path(), &["validate", "--spec", "big.toml"], limit);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot read spec file big.toml: it is larger than 1048576 bytes"), "{}", run.stderr);
+
+    let dir = workdir(&common::seed_spec().replacen("\"examples/apache-user-data.sh\"", "\"/dev/zero\"", 1));
+    let run = gwctl_within(dir.path(), &["validate"], limit);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("gateway.toml:24:19: cannot read user data `/dev/zero`: it is not a regular file"), "{}", run.stderr);
+    assert!(run.stderr.contains("at most 16384 bytes"), "{}", run.stderr);
+
+    let dir = workdir(&common::seed_spec());
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("state/job-work-planner.json")).unwrap();
+    let run = gwctl_within(dir.path(), &["plan"], limit);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot read state file ./state/job-work-planner.json: it is not a regular file"), "{}", run.stderr);
+}

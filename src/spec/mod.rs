@@ -38,9 +38,10 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Reads and validates the spec file at `path`.
+    /// Reads and validates the spec file at `path`: a regular file of at
+    /// most [`crate::files::SPEC_MAX`] bytes.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        let text = crate::files::read_capped_string(path, crate::files::SPEC_MAX).map_err(|source| SpecError::Read {
             path: path.to_path_buf(),
             source,
         })?;

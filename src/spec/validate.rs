@@ -259,28 +259,24 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         }
         let user_data = inst.user_data.as_ref().and_then(|ud| {
             let path = spec_dir.join(ud.get_ref());
-            match std::fs::read(&path) {
-                Ok(bytes) if bytes.len() > USER_DATA_MAX => {
-                    c.check(
-                        ud,
-                        false,
-                        format!(
-                            "user data `{}` is {} bytes; EC2 accepts at most {USER_DATA_MAX}",
-                            ud.get_ref(),
-                            bytes.len()
-                        ),
-                        "move the bulk of the script to S3 or a package and fetch it from a short script",
-                    );
-                    None
-                }
+            match crate::files::read_capped(&path, USER_DATA_MAX as u64) {
                 Ok(bytes) => Some(UserData { path, bytes }),
                 Err(err) => {
-                    c.check(
-                        ud,
-                        false,
-                        format!("cannot read user data `{}`: {err}", path.display()),
-                        "the path is relative to the spec file's folder",
-                    );
+                    let (message, hint) = match crate::files::Refused::of(&err) {
+                        Some(crate::files::Refused::TooLarge { size, .. }) => (
+                            format!("user data `{}` is {size} bytes; EC2 accepts at most {USER_DATA_MAX}", ud.get_ref()),
+                            "move the bulk of the script to S3 or a package and fetch it from a short script".to_string(),
+                        ),
+                        Some(crate::files::Refused::NotRegular(_)) => (
+                            format!("cannot read user data `{}`: {err}", path.display()),
+                            format!("user data is a script in a regular file of at most {USER_DATA_MAX} bytes"),
+                        ),
+                        None => (
+                            format!("cannot read user data `{}`: {err}", path.display()),
+                            "the path is relative to the spec file's folder".to_string(),
+                        ),
+                    };
+                    c.check(ud, false, message, &hint);
                     None
                 }
             }
