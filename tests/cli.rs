@@ -219,3 +219,23 @@ fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("cannot read state file ./state/job-work-planner.json: it is not a regular file"), "{}", run.stderr);
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = workdir(&common::seed_spec());
+    for args in [&["completions", "zsh"][..], &["validate"], &["man"], &["schema"], &["graph"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gwctl"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run gwctl");
+        // The reader goes away before gwctl writes, as `| head -0` does.
+        drop(child.stdout.take());
+        let run = common::Run::from(child.wait_with_output().unwrap());
+        assert!(run.code == 141 || run.code == 0, "{args:?} exited {}: {}", run.code, run.stderr);
+        assert_eq!(run.stderr, "", "{args:?} prints nothing on stderr");
+    }
+}
