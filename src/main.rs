@@ -25,6 +25,12 @@ fn main() -> ExitCode {
     // A panic unwinds out of the command first, so what it holds (the state
     // lock) is released as on any other way out.
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(gwctl::commands::run(cli))));
+    // The command has returned, and with it everything it held (the state
+    // lock is released when its `Store` drops). Whatever still runs is
+    // abandoned rather than waited for: the blocking read of an approval
+    // prompt interrupted by Ctrl-C would otherwise keep gwctl alive until
+    // Enter.
+    runtime.shutdown_background();
     match outcome {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(e)) if WRITE_TO_CLOSED_OUTPUT.load(Ordering::SeqCst) || (is_broken_pipe(&e) && output_closed()) => {
