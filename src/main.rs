@@ -45,13 +45,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints `error: ` and the message, then its cause chain.
+/// Prints `error: ` and the message, then each cause whose text the lines
+/// before it do not already contain (most messages embed their source).
 fn report(e: &gwctl::error::Error) {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {e}");
+    let mut printed = e.to_string();
+    let _ = writeln!(stderr, "error: {printed}");
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        let _ = writeln!(stderr, "  caused by: {cause}");
+        let text = cause.to_string();
+        if !printed.contains(&text) {
+            let _ = writeln!(stderr, "  caused by: {text}");
+            printed.push('\n');
+            printed.push_str(&text);
+        }
         source = cause.source();
     }
 }

@@ -239,3 +239,52 @@ fn a_closed_stdout_ends_the_command_quietly() {
         assert_eq!(run.stderr, "", "{args:?} prints nothing on stderr");
     }
 }
+
+/// What a failed AWS call leaves on stderr: no SDK Debug output, no line twice.
+fn assert_one_readable_line_per_error(stderr: &str) {
+    for debris in ["DispatchFailure", "ConnectorError", "{"] {
+        assert!(!stderr.contains(debris), "{debris:?} in:\n{stderr}");
+    }
+    let operation = regex::Regex::new(r"\b(ec2|iam|ssm|logs|apigateway):[A-Z][A-Za-z]+: ").unwrap();
+    assert!(operation.is_match(stderr), "no operation named in:\n{stderr}");
+    let mut seen = std::collections::HashSet::new();
+    for line in stderr.lines() {
+        assert!(seen.insert(line.trim()), "{line:?} twice in:\n{stderr}");
+    }
+}
+
+#[test]
+fn aws_errors_are_one_readable_line_with_what_to_check() {
+    let dir = workdir(&common::seed_spec());
+    // A resource in the state: plan reads it back too, and that error has a cause.
+    state_file(
+        dir.path(),
+        r#"{"version": 1, "serial": 1, "lineage": "l", "gwctl_version": "0.1.0", "resources": [{"address": "log_group.api_access", "kind": "log_group", "id": "/aws/apigateway/job-work-planner", "attributes": {}, "dependencies": []}]}"#,
+    );
+    let run = gwctl(dir.path(), &["plan"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_one_readable_line_per_error(&run.stderr);
+    assert!(run.stderr.contains("could not reach the AWS endpoint http://127.0.0.1:9: check the network"), "{}", run.stderr);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_gwctl"))
+        .arg("plan")
+        .current_dir(dir.path())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = common::Run::from(out);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_one_readable_line_per_error(&run.stderr);
+    assert!(run.stderr.contains("set AWS_PROFILE") && run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
+}
