@@ -288,3 +288,31 @@ fn aws_errors_are_one_readable_line_with_what_to_check() {
     assert_one_readable_line_per_error(&run.stderr);
     assert!(run.stderr.contains("set AWS_PROFILE") && run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
 }
+
+#[test]
+fn a_megabyte_line_is_cut_around_the_problem_in_messages() {
+    let long = "k".repeat(1_000_000);
+    // An unknown key a megabyte long: quoted in the message, and the line.
+    let throttle = "throttle    = { rate = 100, burst = 200 }";
+    let dir = workdir(&common::seed_spec().replacen(throttle, &format!("throttle    = {{ rate = 100, burst = 200, {long} = 1 }}"), 1));
+    let run = gwctl(dir.path(), &["validate"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.len() < 2048, "{} bytes:\n{}", run.stderr.len(), &run.stderr[..run.stderr.len().min(4096)]);
+    assert!(run.stderr.contains("gateway.toml:41:42: unknown field `kkk"), "{}", run.stderr);
+    assert!(run.stderr.contains('…'), "{}", run.stderr);
+
+    // An unknown key a megabyte into the line: the caret is still under it.
+    let route = "\"GET /health\"               = { auth = \"none\" }";
+    let line = format!("\"GET /{long}\" = {{ auth = \"none\", bad = 1 }}");
+    let column = line.find("bad").unwrap() + 1;
+    let dir = workdir(&common::seed_spec().replacen(route, &line, 1));
+    let run = gwctl(dir.path(), &["validate"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.len() < 2048, "{} bytes", run.stderr.len());
+    assert!(run.stderr.contains(&format!("gateway.toml:45:{column}: unknown field `bad`")), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let source = lines.iter().position(|l| l.starts_with("45 | ")).expect("the source line");
+    let shown: Vec<char> = lines[source].chars().collect();
+    let caret = lines[source + 1].chars().position(|c| c == '^').expect("a caret");
+    assert_eq!(shown[caret..caret + 3].iter().collect::<String>(), "bad", "{}\n{}", lines[source], lines[source + 1]);
+}
