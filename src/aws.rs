@@ -125,21 +125,84 @@ impl AwsError {
     }
 }
 
-/// Converts an SDK error, keeping AWS's code, message and request id; for
-/// errors without them (timeouts, connection failures) the whole cause chain.
+/// Converts an SDK error, keeping AWS's code, message and request id. An
+/// error without them (a connection that failed, credentials not found, a
+/// timeout) becomes one line from its cause chain (see [`describe`]). The
+/// SDK's Debug form of the error, written for its developers, is logged
+/// only with `-vv` or `GWCTL_LOG`.
 pub fn err<E>(operation: &'static str) -> impl FnOnce(E) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     move |e: E| {
+        if crate::stats::logging() {
+            eprintln!("aws {operation} failed: {e:?}");
+        }
         let meta = e.meta();
         let code = meta.code().map(str::to_string);
         let request_id = meta.extra("aws_request_id").map(str::to_string);
         let message = match meta.message() {
             Some(m) => m.to_string(),
-            None => aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            None => describe(&e),
         };
         AwsError { operation, code, message, request_id }
+    }
+}
+
+/// One line: the text of `e` and of each error in its source chain, joined
+/// by ": ", leaving out a text that one before it already contains; then
+/// what to check, where gwctl knows it (the endpoint could not be reached,
+/// no credentials were found).
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    let mut parts: Vec<String> = Vec::new();
+    let mut hint = None;
+    let mut source = Some(e);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<ConnectorError>().is_some_and(|c| c.is_io() || c.is_timeout()) {
+            hint = Some(unreachable_hint());
+        }
+        if cause.downcast_ref::<aws_credential_types::provider::error::CredentialsError>().is_some() {
+            hint = Some(
+                "no usable AWS credentials: set AWS_PROFILE to a profile of ~/.aws/config, \
+                 or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .to_string(),
+            );
+        }
+        let text = first_line(&cause.to_string()).to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    let mut line = parts.join(": ");
+    if let Some(hint) = hint {
+        line.push_str("; ");
+        line.push_str(&hint);
+    }
+    line
+}
+
+fn unreachable_hint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => {
+            format!("could not reach the AWS endpoint {url}: check the network, and AWS_ENDPOINT_URL")
+        }
+        _ => "could not reach AWS: check the network (and the proxy, if one is needed), \
+              or set AWS_ENDPOINT_URL to the endpoint to use"
+            .to_string(),
+    }
+}
+
+/// The first line of an error's text. Some errors list details on further
+/// lines (the credential providers tried, one a line); the words that
+/// introduce the list ("... Attempted:") go with it.
+fn first_line(text: &str) -> &str {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").trim_end();
+    match first.strip_suffix(':') {
+        Some(intro) if lines.next().is_some() => intro.rsplit_once(". ").map_or(intro, |(head, _)| head),
+        _ => first,
     }
 }
 
@@ -169,5 +232,42 @@ where
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_chain_is_one_line_each_text_once() {
+        let chain = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer("io error: connect refused", Some(Box::new(Layer("connect refused", None)))))),
+        );
+        assert_eq!(describe(&chain), "dispatch failure: io error: connect refused");
+    }
+
+    #[test]
+    fn a_listed_cause_keeps_its_first_sentence() {
+        let text = "no credentials found in chain. Attempted:\n  Environment: not set\n  Profile: not set";
+        assert_eq!(first_line(text), "no credentials found in chain");
+        assert_eq!(first_line("connect refused"), "connect refused");
+        assert_eq!(first_line("a list:"), "a list:");
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod drift;
 pub mod error;
+pub mod files;
 pub mod graph;
 pub mod plan;
 pub mod progress;

@@ -27,17 +27,19 @@ pub trait Report: Sync {
     fn finish(&self) {}
 }
 
-/// Every event as a line of its own.
+/// Every event as a line of its own. A line that cannot be written (the
+/// reader of stdout went away) is dropped: the walk goes on.
 pub struct Plain;
 
 impl Report for Plain {
     fn event(&self, event: Event<'_>) {
         let (Event::Start { line, .. } | Event::End { line, .. } | Event::Still { line } | Event::Note { line }) = event;
-        println!("{line}");
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 }
 
-/// A live block at the bottom of a terminal.
+/// A live block at the bottom of a terminal. Like [`Plain`], it never stops
+/// the walk for output that cannot be written.
 pub struct Live {
     state: Mutex<LiveState>,
 }

@@ -22,6 +22,11 @@ pub fn log_calls(on: bool) {
     LOG_CALLS.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Whether calls are logged: then failed calls are too, in full.
+pub fn logging() -> bool {
+    LOG_CALLS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Started(Instant);
 

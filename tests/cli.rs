@@ -157,3 +157,171 @@ fn hostname() -> String {
     let out = Command::new("hostname").output().expect("hostname");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Runs gwctl like [`gwctl`], but kills it and fails the test when it has
+/// not finished within `limit`.
+fn gwctl_within(dir: &std::path::Path, args: &[&str], limit: std::time::Duration) -> common::Run {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gwctl"))
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run gwctl");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gwctl {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    common::Run { code: status.code().unwrap_or(-1), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
+#[test]
+fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
+    let limit = std::time::Duration::from_secs(5);
+    let dir = workdir(&common::seed_spec());
+    let fifo = dir.path().join("gateway.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    for spec in ["/dev/zero", "gateway.fifo"] {
+        let run = gwctl_within(dir.path(), &["validate", "--spec", spec], limit);
+        assert_eq!(run.code, 1, "{spec}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("cannot read spec file {spec}: it is not a regular file")), "{}", run.stderr);
+    }
+
+    std::fs::write(dir.path().join("big.toml"), format!("{}\n# {}\n", common::seed_spec(), "x".repeat(1024 * 1024))).unwrap();
+    let run = gwctl_within(dir.path(), &["validate", "--spec", "big.toml"], limit);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot read spec file big.toml: it is larger than 1048576 bytes"), "{}", run.stderr);
+
+    let dir = workdir(&common::seed_spec().replacen("\"examples/apache-user-data.sh\"", "\"/dev/zero\"", 1));
+    let run = gwctl_within(dir.path(), &["validate"], limit);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("gateway.toml:24:19: cannot read user data `/dev/zero`: it is not a regular file"), "{}", run.stderr);
+    assert!(run.stderr.contains("at most 16384 bytes"), "{}", run.stderr);
+
+    let dir = workdir(&common::seed_spec());
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("state/job-work-planner.json")).unwrap();
+    let run = gwctl_within(dir.path(), &["plan"], limit);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot read state file ./state/job-work-planner.json: it is not a regular file"), "{}", run.stderr);
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = workdir(&common::seed_spec());
+    for args in [&["completions", "zsh"][..], &["validate"], &["man"], &["schema"], &["graph"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gwctl"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run gwctl");
+        // The reader goes away before gwctl writes, as `| head -0` does.
+        drop(child.stdout.take());
+        let run = common::Run::from(child.wait_with_output().unwrap());
+        assert!(run.code == 141 || run.code == 0, "{args:?} exited {}: {}", run.code, run.stderr);
+        assert_eq!(run.stderr, "", "{args:?} prints nothing on stderr");
+    }
+}
+
+/// What a failed AWS call leaves on stderr: no SDK Debug output, no line twice.
+fn assert_one_readable_line_per_error(stderr: &str) {
+    for debris in ["DispatchFailure", "ConnectorError", "{"] {
+        assert!(!stderr.contains(debris), "{debris:?} in:\n{stderr}");
+    }
+    let operation = regex::Regex::new(r"\b(ec2|iam|ssm|logs|apigateway):[A-Z][A-Za-z]+: ").unwrap();
+    assert!(operation.is_match(stderr), "no operation named in:\n{stderr}");
+    let mut seen = std::collections::HashSet::new();
+    for line in stderr.lines() {
+        assert!(seen.insert(line.trim()), "{line:?} twice in:\n{stderr}");
+    }
+}
+
+#[test]
+fn aws_errors_are_one_readable_line_with_what_to_check() {
+    let dir = workdir(&common::seed_spec());
+    // A resource in the state: plan reads it back too, and that error has a cause.
+    state_file(
+        dir.path(),
+        r#"{"version": 1, "serial": 1, "lineage": "l", "gwctl_version": "0.1.0", "resources": [{"address": "log_group.api_access", "kind": "log_group", "id": "/aws/apigateway/job-work-planner", "attributes": {}, "dependencies": []}]}"#,
+    );
+    let run = gwctl(dir.path(), &["plan"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_one_readable_line_per_error(&run.stderr);
+    assert!(run.stderr.contains("could not reach the AWS endpoint http://127.0.0.1:9: check the network"), "{}", run.stderr);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_gwctl"))
+        .arg("plan")
+        .current_dir(dir.path())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = common::Run::from(out);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_one_readable_line_per_error(&run.stderr);
+    assert!(run.stderr.contains("set AWS_PROFILE") && run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
+}
+
+#[test]
+fn a_megabyte_line_is_cut_around_the_problem_in_messages() {
+    let long = "k".repeat(1_000_000);
+    // An unknown key a megabyte long: quoted in the message, and the line.
+    let throttle = "throttle    = { rate = 100, burst = 200 }";
+    let dir = workdir(&common::seed_spec().replacen(throttle, &format!("throttle    = {{ rate = 100, burst = 200, {long} = 1 }}"), 1));
+    let run = gwctl(dir.path(), &["validate"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.len() < 2048, "{} bytes:\n{}", run.stderr.len(), &run.stderr[..run.stderr.len().min(4096)]);
+    assert!(run.stderr.contains("gateway.toml:41:42: unknown field `kkk"), "{}", run.stderr);
+    assert!(run.stderr.contains('…'), "{}", run.stderr);
+
+    // An unknown key a megabyte into the line: the caret is still under it.
+    let route = "\"GET /health\"               = { auth = \"none\" }";
+    let line = format!("\"GET /{long}\" = {{ auth = \"none\", bad = 1 }}");
+    let column = line.find("bad").unwrap() + 1;
+    let dir = workdir(&common::seed_spec().replacen(route, &line, 1));
+    let run = gwctl(dir.path(), &["validate"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.len() < 2048, "{} bytes", run.stderr.len());
+    assert!(run.stderr.contains(&format!("gateway.toml:45:{column}: unknown field `bad`")), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let source = lines.iter().position(|l| l.starts_with("45 | ")).expect("the source line");
+    let shown: Vec<char> = lines[source].chars().collect();
+    let caret = lines[source + 1].chars().position(|c| c == '^').expect("a caret");
+    assert_eq!(shown[caret..caret + 3].iter().collect::<String>(), "bad", "{}\n{}", lines[source], lines[source + 1]);
+}

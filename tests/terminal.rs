@@ -139,6 +139,60 @@ async fn on_a_terminal_apply_asks_and_only_yes_goes_on() {
     assert_eq!(w.state()["resources"].as_array().unwrap().len(), 5);
 }
 
+/// Ctrl-C at the approval prompt ends gwctl at once: nothing applied, the
+/// lock released, exit 130; it does not wait for the Enter the abandoned
+/// read of the answer still waits for.
+#[tokio::test]
+async fn ctrl_c_at_the_prompt_ends_at_once_and_releases_the_lock() {
+    use std::io::{Read, Write};
+    let emu = Emulator::start();
+    let w = Workdir::new(&emu, &ec2_spec());
+    let lock = w.path().join("state/job-work-planner.json.lock");
+    let mut child = w
+        .program("script")
+        .args(["-qec", &format!("{} apply", env!("CARGO_BIN_EXE_gwctl")), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script from util-linux");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut read = || {
+        while let Ok(chunk) = rx.try_recv() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        seen.clone()
+    };
+    let prompted = wait_until(std::time::Duration::from_secs(60), || read().contains("Only 'yes' will be accepted:"));
+    assert!(prompted, "no prompt: {}", read());
+    assert!(lock.exists(), "the lock is held while asking");
+    // ^C typed on the terminal; stdin stays open, as a person's would.
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let ended = wait_until(std::time::Duration::from_secs(5), || child.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = child.kill();
+    }
+    let status = child.wait().unwrap();
+    drop(stdin);
+    assert!(ended, "gwctl still running 5 s after Ctrl-C: {}", read());
+    assert_eq!(status.code(), Some(130), "{}", read());
+    assert!(read().contains("nothing was changed"), "{}", read());
+    assert!(!lock.exists(), "the lock is released");
+    assert!(!w.state_path().exists() || w.state()["resources"] == serde_json::json!([]), "nothing was applied");
+}
+
 #[test]
 fn a_man_page() {
     let dir = tempfile::tempdir().unwrap();

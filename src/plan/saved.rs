@@ -47,7 +47,7 @@ pub enum SavedPlanError {
 /// A hash of the spec and every file it reads (user data).
 pub fn spec_hash(spec: &Spec) -> String {
     let mut h = Sha256::new();
-    if let Ok(bytes) = std::fs::read(&spec.file) {
+    if let Ok(bytes) = crate::files::read_capped(&spec.file, crate::files::SPEC_MAX) {
         h.update(&bytes);
     }
     for inst in spec.instances.values() {
@@ -80,7 +80,7 @@ impl SavedPlan {
     }
 
     pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Read { path: path.into(), source })?;
+        let text = crate::files::read_capped_string(path, crate::files::PLAN_MAX).map_err(|source| SavedPlanError::Read { path: path.into(), source })?;
         let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| SavedPlanError::Format { path: path.into(), detail: e.to_string() })?;
         if saved.format != FORMAT {
             return Err(SavedPlanError::Format { path: path.into(), detail: format!("format {}, expected {FORMAT}", saved.format) });

@@ -38,9 +38,10 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Reads and validates the spec file at `path`.
+    /// Reads and validates the spec file at `path`: a regular file of at
+    /// most [`crate::files::SPEC_MAX`] bytes.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        let text = crate::files::read_capped_string(path, crate::files::SPEC_MAX).map_err(|source| SpecError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -159,8 +160,11 @@ pub struct Problem {
     pub column: usize,
     pub message: String,
     pub hint: Option<String>,
-    /// The source line, and the width of the span under it.
+    /// The source line, or at most 120 characters of it around the column
+    /// with `…` where it was cut; where the span starts in it (in
+    /// characters); and how many characters of the span it shows.
     pub source_line: String,
+    pub caret: usize,
     pub width: usize,
 }
 
@@ -177,13 +181,11 @@ impl fmt::Display for Problem {
         let gutter = self.line.to_string().len();
         writeln!(f, "{:gutter$} |", "")?;
         writeln!(f, "{} | {}", self.line, self.source_line)?;
-        write!(
-            f,
-            "{:gutter$} | {}{}",
-            "",
-            " ".repeat(self.column.saturating_sub(1)),
-            "^".repeat(self.width.max(1))
-        )?;
+        // A tab before the caret is kept, so that the caret lines up with
+        // the character above it as the terminal expands both.
+        let mut pad: String = self.source_line.chars().take(self.caret).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        pad.extend(std::iter::repeat(' ').take(self.caret.saturating_sub(pad.chars().count())));
+        write!(f, "{:gutter$} | {pad}{}", "", "^".repeat(self.width.max(1)))?;
         if let Some(hint) = &self.hint {
             write!(f, "\n{:gutter$} = hint: {hint}", "")?;
         }

@@ -38,16 +38,18 @@ impl<'a> Checker<'a> {
             .find('\n')
             .map(|i| line_start + i)
             .unwrap_or(self.text.len());
-        let source_line = self.text[line_start..line_end].trim_end_matches('\r').to_string();
         let end = span.end.clamp(start, line_end);
         let width = self.text[start..end].chars().count();
+        let (source_line, caret, width) =
+            excerpt(self.text[line_start..line_end].trim_end_matches('\r'), column - 1, width);
         self.problems.push(Problem {
             file: self.file.to_path_buf(),
             line,
             column,
-            message: message.into(),
-            hint,
+            message: cut_quoted(&message.into()),
+            hint: hint.as_deref().map(cut_quoted),
             source_line,
+            caret,
             width,
         });
     }
@@ -58,6 +60,71 @@ impl<'a> Checker<'a> {
             self.at(value.span(), message, hint);
         }
     }
+}
+
+/// The most characters of a source line shown under a problem.
+const EXCERPT_CHARS: usize = 120;
+/// The most characters of a key or value from the spec quoted in a message.
+const QUOTE_CHARS: usize = 100;
+/// The most characters of a message or hint, whatever it quotes.
+const MESSAGE_CHARS: usize = 400;
+
+/// At most [`EXCERPT_CHARS`] characters of `line` around character `at`
+/// (0-based), `…` marking each side that was cut; with where `at` is in the
+/// excerpt, and how much of a span `width` characters long the excerpt shows.
+fn excerpt(line: &str, at: usize, width: usize) -> (String, usize, usize) {
+    let len = line.chars().count();
+    if len <= EXCERPT_CHARS {
+        return (line.to_string(), at, width);
+    }
+    // From the start of the line while that shows the column well inside
+    // the excerpt; else a third of the excerpt before the column.
+    let first = if at < EXCERPT_CHARS * 2 / 3 { 0 } else { (at - EXCERPT_CHARS / 3).min(len - EXCERPT_CHARS) };
+    let end = first + EXCERPT_CHARS;
+    let mut shown = String::with_capacity(EXCERPT_CHARS * 4 + 6);
+    if first > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(first).take(EXCERPT_CHARS));
+    if end < len {
+        shown.push('…');
+    }
+    let caret = at - first + usize::from(first > 0);
+    (shown, caret, width.min(end.saturating_sub(at)))
+}
+
+/// `text` with each part quoted in backticks or double quotes cut to at
+/// most [`QUOTE_CHARS`] characters (its start and end, `…` between), and
+/// the whole to at most [`MESSAGE_CHARS`].
+fn cut_quoted(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find(|c| c == '`' || c == '"') {
+        let quote = if rest.as_bytes()[open] == b'`' { '`' } else { '"' };
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let close = rest.find(quote).unwrap_or(rest.len());
+        out.push_str(&cut_middle(&rest[..close], QUOTE_CHARS));
+        out.push_str(&rest[close..(close + 1).min(rest.len())]);
+        rest = &rest[(close + 1).min(rest.len())..];
+    }
+    out.push_str(rest);
+    if out.chars().count() > MESSAGE_CHARS {
+        out = out.chars().take(MESSAGE_CHARS - 1).chain(['…']).collect();
+    }
+    out
+}
+
+/// `text` if it has at most `max` characters, else its start and end with
+/// `…` between, `max` characters in all.
+fn cut_middle(text: &str, max: usize) -> String {
+    let len = text.chars().count();
+    if len <= max {
+        return text.to_string();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    text.chars().take(head).chain(['…']).chain(text.chars().skip(len - tail)).collect()
 }
 
 /// Parses and validates spec text read from `file`.
@@ -259,28 +326,24 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         }
         let user_data = inst.user_data.as_ref().and_then(|ud| {
             let path = spec_dir.join(ud.get_ref());
-            match std::fs::read(&path) {
-                Ok(bytes) if bytes.len() > USER_DATA_MAX => {
-                    c.check(
-                        ud,
-                        false,
-                        format!(
-                            "user data `{}` is {} bytes; EC2 accepts at most {USER_DATA_MAX}",
-                            ud.get_ref(),
-                            bytes.len()
-                        ),
-                        "move the bulk of the script to S3 or a package and fetch it from a short script",
-                    );
-                    None
-                }
+            match crate::files::read_capped(&path, USER_DATA_MAX as u64) {
                 Ok(bytes) => Some(UserData { path, bytes }),
                 Err(err) => {
-                    c.check(
-                        ud,
-                        false,
-                        format!("cannot read user data `{}`: {err}", path.display()),
-                        "the path is relative to the spec file's folder",
-                    );
+                    let (message, hint) = match crate::files::Refused::of(&err) {
+                        Some(crate::files::Refused::TooLarge { size, .. }) => (
+                            format!("user data `{}` is {size} bytes; EC2 accepts at most {USER_DATA_MAX}", ud.get_ref()),
+                            "move the bulk of the script to S3 or a package and fetch it from a short script".to_string(),
+                        ),
+                        Some(crate::files::Refused::NotRegular(_)) => (
+                            format!("cannot read user data `{}`: {err}", path.display()),
+                            format!("user data is a script in a regular file of at most {USER_DATA_MAX} bytes"),
+                        ),
+                        None => (
+                            format!("cannot read user data `{}`: {err}", path.display()),
+                            "the path is relative to the spec file's folder".to_string(),
+                        ),
+                    };
+                    c.check(ud, false, message, &hint);
                     None
                 }
             }
@@ -652,5 +715,38 @@ fn check_route_key(c: &mut Checker, key: &Spanned<String>) {
             c.check(key, false, format!("route key `{k}`: segment `{seg}` has characters API Gateway rejects"), hint);
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_line_is_shown_whole() {
+        assert_eq!(excerpt("key = 1", 0, 3), ("key = 1".to_string(), 0, 3));
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_column_keeping_the_caret_on_its_character() {
+        let line: String = (0..10_000).map(|i| char::from(b'a' + (i % 26) as u8)).chain("é🙂".chars()).collect();
+        for at in [0, 10, 79, 80, 5_000, 9_999, 10_001] {
+            let (shown, caret, width) = excerpt(&line, at, 50);
+            let chars: Vec<char> = shown.chars().collect();
+            assert!(chars.len() <= EXCERPT_CHARS + 2, "{at}: {} characters", chars.len());
+            assert_eq!(chars[caret], line.chars().nth(at).unwrap(), "{at}: {shown}");
+            assert_eq!(chars[0] == '…', at >= EXCERPT_CHARS * 2 / 3, "{at}: {shown}");
+            assert!(width <= 50 && !chars[caret..caret + width].contains(&'…'), "{at}: {width}");
+        }
+    }
+
+    #[test]
+    fn long_quoted_input_is_cut_in_the_middle() {
+        let long = "x".repeat(500);
+        let cut = cut_quoted(&format!("unknown field `{long}`, expected `rate` or \"{long}\""));
+        let short = format!("{}…{}", "x".repeat(49), "x".repeat(50));
+        assert_eq!(cut, format!("unknown field `{short}`, expected `rate` or \"{short}\""));
+        assert_eq!(cut_quoted("unclosed `ééé"), "unclosed `ééé");
+        assert_eq!(cut_quoted(&"y".repeat(1000)).chars().count(), MESSAGE_CHARS);
     }
 }

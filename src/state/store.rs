@@ -207,7 +207,7 @@ fn append(path: &Path, suffix: &str) -> PathBuf {
 /// Reads the state at `path` without locking: `None` when there is none.
 /// The file is replaced by rename, so a reader sees one whole version.
 pub fn read(path: &Path) -> Result<Option<State>, StateError> {
-    let text = match fs::read_to_string(path) {
+    let text = match crate::files::read_capped_string(path, crate::files::STATE_MAX) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StateError::Read { path: path.into(), source }),
@@ -366,7 +366,7 @@ impl Drop for Store {
 }
 
 fn read_lock(path: &Path) -> Result<LockInfo, StateError> {
-    let text = fs::read_to_string(path).map_err(|e| StateError::BadLock { path: path.into(), detail: e.to_string() })?;
+    let text = crate::files::read_capped_string(path, crate::files::LOCK_MAX).map_err(|e| StateError::BadLock { path: path.into(), detail: e.to_string() })?;
     serde_json::from_str(&text).map_err(|e| StateError::BadLock { path: path.into(), detail: e.to_string() })
 }
 
