@@ -45,14 +45,17 @@ pub async fn state(g: &Global, command: StateCommand) -> Result<u8> {
             Ok(0)
         }
         StateCommand::Rm { address, auto_approve } => {
-            let (mut store, mut state) = super::open_state(g, &spec, "gwctl state rm")?;
-            let r = state.get(&address).cloned().ok_or_else(|| not_in_state(&address, &state))?;
+            // Asked before the lock is taken: nobody waits on a person at a prompt.
             if !auto_approve {
+                let state = super::read_state(g, &spec)?;
+                let r = state.get(&address).ok_or_else(|| not_in_state(&address, &state))?;
                 super::confirm(
                     &format!("Forget {} ({} {})? The resource stays in AWS; gwctl will no longer manage it.", r.address, r.kind, r.id),
                     "pass --auto-approve",
                 )?;
             }
+            let (mut store, mut state) = super::open_state(g, &spec, "gwctl state rm")?;
+            let r = state.get(&address).cloned().ok_or_else(|| not_in_state(&address, &state))?;
             state.remove(&address);
             store.save(&mut state)?;
             println!("Removed {} from the state; {} {} was not deleted from AWS.", r.address, r.kind, r.id);
