@@ -1,7 +1,7 @@
 //! The top-level error: each layer's error, with the context it lacks.
 
-use crate::aws::AwsError;
-use crate::graph::Kind;
+use crate::provider::aws::AwsError;
+use crate::model::Kind;
 use crate::spec::SpecError;
 use crate::state::StateError;
 
@@ -16,7 +16,7 @@ pub enum Error {
     #[error("looking up values the spec refers to: {0}")]
     Lookup(AwsError),
     #[error(transparent)]
-    SavedPlan(#[from] crate::plan::saved::SavedPlanError),
+    SavedPlan(#[from] crate::engine::saved::SavedPlanError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]

@@ -1,19 +1,17 @@
 //! gwctl: a declarative provisioner for the Job Work Planner's production
 //! entry point (API Gateway HTTP API → EC2), driven by `gateway.toml`.
+//!
+//! Layers depend downward only: `commands` → `engine` → `graph`, `state`,
+//! `provider` → `model`.
 
-pub mod apply;
-pub mod aws;
 pub mod cli;
 pub mod commands;
-pub mod drift;
+pub(crate) mod engine;
 pub mod error;
-pub mod files;
-pub mod graph;
-pub mod plan;
-pub mod progress;
-pub mod refresh;
-pub mod resources;
+pub(crate) mod files;
+pub(crate) mod graph;
+pub(crate) mod model;
+pub(crate) mod progress;
+pub(crate) mod provider;
 pub mod spec;
-pub mod state;
-pub mod stats;
-pub mod walk;
+pub(crate) mod state;

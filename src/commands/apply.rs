@@ -2,14 +2,15 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use crate::apply::Applier;
-use crate::aws::Aws;
+use crate::engine::apply::Applier;
+use crate::provider::aws::Aws;
 use crate::cli::Global;
 use crate::error::{Error, Result};
 use crate::graph;
-use crate::plan::{render, Mode};
+use crate::engine::plan::Mode;
+use crate::engine::render;
 use crate::spec::Spec;
-use crate::plan::saved::SavedPlan;
+use crate::engine::saved::SavedPlan;
 use crate::state::Store;
 
 /// `gwctl apply` and `gwctl destroy`.
@@ -39,7 +40,7 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
         None => {
             let refreshed = tokio::select! {
                 r = super::refresh(&aws, &spec, &nodes, &state, mode) => r?,
-                _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
+                _ = crate::engine::apply::interrupt() => return Ok(interrupted_before_changes()),
             };
             let plan = super::make_plan(&spec, &nodes, &state, &refreshed, mode)?;
             (refreshed, plan)
@@ -53,16 +54,16 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
     print!("{}", render::human_styled(&plan, render::Style::for_stdout()));
     if !plan.has_changes() {
         // Nothing to change in AWS; the state still records what was read.
-        crate::apply::record_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state)?;
+        crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state)?;
         return Ok(0);
     }
     if !auto_approve {
         tokio::select! {
             answer = tokio::task::spawn_blocking(move || confirm(mode)) => answer.map_err(|e| Error::Usage(e.to_string()))??,
-            _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
+            _ = crate::engine::apply::interrupt() => return Ok(interrupted_before_changes()),
         }
     }
-    crate::apply::record_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state)?;
+    crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state)?;
     println!();
     let started = Instant::now();
     let live = std::io::stdout().is_terminal() && !g.no_progress && std::env::var("TERM").map_or(true, |t| t != "dumb");
@@ -147,9 +148,9 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
 /// `gwctl apply --refresh-only`: shows how the state differs from what AWS
 /// has (and what it would adopt), asks, and records it; AWS is not changed.
 async fn accept_refresh(
-    plan: &crate::plan::Plan,
+    plan: &crate::engine::plan::Plan,
     nodes: &[graph::Node],
-    live: &HashMap<String, Option<crate::resources::Attrs>>,
+    live: &HashMap<String, Option<crate::model::Attrs>>,
     store: &mut Store,
     state: &mut crate::state::State,
     auto_approve: bool,
@@ -157,11 +158,11 @@ async fn accept_refresh(
     let mut lines = Vec::new();
     for r in &state.resources {
         match live.get(&r.address) {
-            Some(None) if plan.get(&r.address).is_none_or(|c| c.action == crate::plan::Action::Delete) => {
+            Some(None) if plan.get(&r.address).is_none_or(|c| c.action == crate::engine::plan::Action::Delete) => {
                 lines.push(format!("  - {} ({} {}): gone from AWS; will be removed from the state", r.address, r.kind, r.id));
             }
             Some(Some(now)) => {
-                let diff = crate::plan::diff(Some(&r.attributes), now, &[]);
+                let diff = crate::engine::plan::diff(Some(&r.attributes), now, &[]);
                 if !diff.is_empty() {
                     lines.push(format!("  ~ {} ({}): the state takes what AWS has", r.address, r.kind));
                     for d in diff {
@@ -189,10 +190,10 @@ async fn accept_refresh(
             answer = tokio::task::spawn_blocking(move || super::confirm(question, "review the changes above and run `gwctl apply --refresh-only --auto-approve`")) => {
                 answer.map_err(|e| Error::Usage(e.to_string()))??
             }
-            _ = crate::apply::interrupt() => return Ok(interrupted_before_changes()),
+            _ = crate::engine::apply::interrupt() => return Ok(interrupted_before_changes()),
         }
     }
-    let changed = crate::apply::record_refresh(plan, nodes, live, store, state)?;
+    let changed = crate::engine::apply::record_refresh(plan, nodes, live, store, state)?;
     println!("\nRefresh complete: {changed} state entr{} updated; AWS was not changed.", if changed == 1 { "y" } else { "ies" });
     Ok(0)
 }

@@ -1,4 +1,4 @@
-use crate::aws::Aws;
+use crate::provider::aws::Aws;
 use crate::cli::Global;
 use crate::error::Result;
 use crate::spec::Spec;
@@ -10,15 +10,15 @@ pub async fn drift(g: &Global) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
     let state = super::read_state(g, &spec)?;
     let aws = Aws::connect(&spec.region).await;
-    let (refreshed, tagged) = futures::join!(crate::refresh::refresh(&aws, &state), crate::refresh::scan_tagged(&aws, &spec.project, &state));
+    let (refreshed, tagged) = futures::join!(crate::engine::refresh::refresh(&aws, &state), crate::engine::refresh::scan_tagged(&aws, &spec.project, &state));
     let refreshed = refreshed?;
     let mut unmanaged = refreshed.unmanaged;
     unmanaged.extend(tagged?);
-    let report = crate::drift::compare(&state, &refreshed.live, &unmanaged, &spec.drift_ignore);
+    let report = crate::engine::drift::compare(&state, &refreshed.live, &unmanaged, &spec.drift_ignore);
     if g.json {
         println!("{}", report.json());
     } else {
-        print!("{}", crate::drift::human(&report));
+        print!("{}", crate::engine::drift::human(&report));
     }
     Ok(if report.findings.is_empty() { 0 } else { 2 })
 }

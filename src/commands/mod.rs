@@ -9,23 +9,24 @@ mod state;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::aws::Aws;
+use crate::provider::aws::Aws;
 use crate::cli::{Cli, Command, Global};
 use crate::error::{Error, Result};
 use crate::graph::{self, Node};
-use crate::plan::{Mode, Plan};
-use crate::refresh::Unmanaged;
-use crate::resources::{self, Attrs, Known, Lookups};
+use crate::engine::plan::{Mode, Plan};
+use crate::engine::refresh::Unmanaged;
+use crate::provider::{self};
+use crate::model::{Attrs, Known, Lookups};
 use crate::spec::Spec;
 use crate::state::State;
 
 pub async fn run(cli: Cli) -> Result<u8> {
     let started = std::time::Instant::now();
     let g = &cli.global;
-    crate::stats::log_calls(g.verbose >= 2 || std::env::var("GWCTL_LOG").is_ok_and(|v| !v.is_empty()));
+    crate::provider::stats::log_calls(g.verbose >= 2 || std::env::var("GWCTL_LOG").is_ok_and(|v| !v.is_empty()));
     let result = dispatch(g, cli.command).await;
     if g.stats || g.verbose > 0 {
-        eprint!("{}", crate::stats::render(&crate::stats::snapshot(), started.elapsed()));
+        eprint!("{}", crate::provider::stats::render(&crate::provider::stats::snapshot(), started.elapsed()));
     }
     result
 }
@@ -168,19 +169,18 @@ pub async fn refresh(aws: &Aws, spec: &Spec, nodes: &[Node], state: &State, mode
         if mode == Mode::Destroy {
             return Ok(Lookups::default());
         }
-        resources::lookups(aws, spec, state).await.map_err(Error::Lookup)
+        provider::lookups(aws, spec, state).await.map_err(Error::Lookup)
     };
-    let (refreshed, lookups) = futures::join!(crate::refresh::refresh(aws, state), lookups);
+    let (refreshed, lookups) = futures::join!(crate::engine::refresh::refresh(aws, state), lookups);
     let (refreshed, mut lookups) = (refreshed?, lookups?);
     let mut unmanaged = refreshed.unmanaged;
     let mut adopted = HashMap::new();
     if mode == Mode::Normal {
-        let found = crate::refresh::discover(aws, spec, nodes, state, &refreshed.live, &lookups).await?;
-        // An adopted instance keeps the AMI it runs, as a recorded one does:
-        // a newer AMI behind the same SSM parameter does not replace it.
-        for (address, k) in &found.found {
-            if let (Some(ami), Some(pinned)) = (k.attrs.get("ami").and_then(|v| v.as_str()), lookups.amis.get_mut(address)) {
-                *pinned = ami.to_string();
+        let found = crate::engine::refresh::discover(aws, spec, nodes, state, &refreshed.live, &lookups).await?;
+        // What an adopted resource pins (an instance its AMI), as a recorded one does.
+        for node in nodes {
+            if let Some(k) = found.found.get(&node.address) {
+                provider::of(node.kind).pin(&node.address, k, &mut lookups);
             }
         }
         unmanaged.extend(found.children);
@@ -191,8 +191,8 @@ pub async fn refresh(aws: &Aws, spec: &Spec, nodes: &[Node], state: &State, mode
 
 /// The plan, refused when it would touch another project's resources.
 pub fn make_plan(spec: &Spec, nodes: &[Node], state: &State, r: &Refreshed, mode: Mode) -> Result<Plan> {
-    let plan = crate::plan::plan(spec, nodes, state, &r.live, &r.unmanaged, &r.adopted, &r.lookups, mode);
-    let foreign = crate::plan::foreign(&plan, state, &r.live, &spec.project);
+    let plan = crate::engine::plan::plan(spec, nodes, state, &r.live, &r.unmanaged, &r.adopted, &r.lookups, mode);
+    let foreign = crate::engine::plan::foreign(&plan, state, &r.live, &spec.project);
     if !foreign.is_empty() {
         return Err(Error::NotOurs { project: spec.project.clone(), resources: foreign });
     }

@@ -2,8 +2,8 @@ use serde_json::{Map, Value};
 
 use crate::cli::Global;
 use crate::error::{Error, Result};
-use crate::graph::Kind;
-use crate::resources::s;
+use crate::model::Kind;
+use crate::model::s;
 use crate::spec::Spec;
 use crate::state::State;
 

@@ -1,8 +1,9 @@
-use crate::aws::Aws;
+use crate::provider::aws::Aws;
 use crate::cli::Global;
 use crate::error::Result;
 use crate::graph;
-use crate::plan::{render, Mode};
+use crate::engine::plan::Mode;
+use crate::engine::render;
 use crate::spec::Spec;
 
 /// `gwctl plan`: read-only; takes no lock and never writes the state.
@@ -19,7 +20,7 @@ pub async fn plan(g: &Global, detailed_exitcode: bool, out: Option<&std::path::P
         print!("{}", render::human_styled(&plan, render::Style::for_stdout()));
     }
     if let Some(path) = out {
-        crate::plan::saved::SavedPlan::new(&spec, &state, &plan, &refreshed.live, &refreshed.lookups).write(path)?;
+        crate::engine::saved::SavedPlan::new(&spec, &state, &plan, &refreshed.live, &refreshed.lookups).write(path)?;
         if !g.json {
             println!("\nSaved the plan to {}. To apply exactly this plan: gwctl apply {}", path.display(), path.display());
         }

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::aws::Aws;
+use crate::provider::aws::Aws;
 use crate::cli::{Global, StateCommand};
 use crate::error::{Error, Result};
-use crate::graph::{self, Kind};
-use crate::resources::{self, ReadItem};
+use crate::graph;
+use crate::provider::{self, ReadItem};
 use crate::spec::Spec;
 use crate::state::ResourceState;
 
@@ -82,22 +82,18 @@ pub async fn import(g: &Global, address: &str, id: &str) -> Result<u8> {
     if let Some(existing) = state.get(address) {
         return Err(Error::Usage(format!("{address} is already in the state as {}; `gwctl state rm {address}` first to import another", existing.id)));
     }
-    let mut attrs = resources::Attrs::new();
-    if matches!(node.kind, Kind::Route | Kind::Integration | Kind::Authorizer | Kind::Stage) {
-        let api = node.deps.iter().find(|d| d.starts_with("api.")).cloned().unwrap_or_default();
-        let api_id = state.get(&api).map(|r| r.id.clone()).ok_or_else(|| Error::Usage(format!("import {api} first: {address} belongs to it")))?;
-        attrs.insert("api_id".into(), json!(api_id));
-    }
-    if let (Kind::Instance, graph::Source::Instance(name)) = (node.kind, &node.source) {
-        if let Some(inst) = spec.instances.get(name) {
-            attrs.insert("ami_source".into(), json!(inst.ami.as_spec_str()));
-        }
+    let kind = provider::of(node.kind);
+    let mut attrs = kind.import_attrs(&spec, node);
+    if let Some(parent) = kind.parent() {
+        let at = nodes.iter().find(|n| n.kind == parent.kind && node.deps.contains(&n.address)).map(|n| n.address.clone()).unwrap_or_default();
+        let parent_id = state.get(&at).map(|r| r.id.clone()).ok_or_else(|| Error::Usage(format!("import {at} first: {address} belongs to it")))?;
+        attrs.insert(parent.id_attr.into(), json!(parent_id));
     }
     let aws = Aws::connect(&spec.region).await;
     let item = ReadItem { address: address.to_string(), id: id.to_string(), attrs };
-    let found = resources::read(&aws, node.kind, std::slice::from_ref(&item)).await.map_err(|e| Error::Refresh { kind: node.kind, source: e })?;
+    let found = provider::read(&aws, node.kind, std::slice::from_ref(&item)).await.map_err(|e| Error::Refresh { kind: node.kind, source: e })?;
     let live = found.get(address).cloned().flatten().ok_or_else(|| Error::Usage(format!("there is no {} {id} in AWS ({})", node.kind, spec.region)))?;
-    if let Some(owner) = resources::project_tag(&live).filter(|p| *p != spec.project) {
+    if let Some(owner) = crate::model::project_tag(&live).filter(|p| *p != spec.project) {
         return Err(Error::Usage(format!(
             "{} {id} carries the tag gwctl:project = {owner}: it belongs to project {owner}, not {}; gwctl never imports another project's resource",
             node.kind, spec.project

@@ -5,10 +5,10 @@ mod store;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::Kind;
-use crate::resources::Attrs;
+use crate::model::Kind;
+use crate::model::Attrs;
 
-pub use store::{force_unlock, read, LockInfo, StateError, Store};
+pub use store::{force_unlock, read, StateError, Store};
 
 /// The state format this gwctl writes; a newer one is refused.
 pub const STATE_VERSION: u32 = 1;

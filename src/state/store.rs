@@ -453,7 +453,7 @@ mod tests {
         let first = fs::read_to_string(&path).unwrap();
         state.pending.push(super::super::Pending {
             address: "instance.backend".into(),
-            kind: crate::graph::Kind::Instance,
+            kind: crate::model::Kind::Instance,
             token: "t".into(),
             started_at: "now".into(),
         });

@@ -1,126 +1,24 @@
-//! `api`: an API Gateway HTTP API. id = API id. Also the per-API batched
-//! reads its routes, integrations, authorizers and stages share.
+//! API Gateway v2: the HTTP API and its children, and what they share:
+//! paging, tags, and creates that are never repeated blindly.
+
+pub(crate) mod api;
+pub(crate) mod authorizer;
+pub(crate) mod integration;
+pub(crate) mod route;
+pub(crate) mod stage;
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_apigatewayv2::types::ProtocolType;
 use serde_json::json;
 
-use super::*;
-use crate::aws::{err, Aws, AwsError};
-use crate::graph::{Kind, Node, Source};
+use crate::model::{s, Attrs, Known};
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::{map_delta, ReadItem};
+use crate::provider::kind::ResourceKind;
 
-pub const FORCE_NEW: &[&str] = &["protocol_type"];
-
-pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Api(name) = &node.source else { return Attrs::new() };
-    let Some(api) = env.spec.apis.get(name) else { return Attrs::new() };
-    json!({
-        "name": api.name,
-        "protocol_type": "HTTP",
-        "tags": env.tags(&node.address, &[]),
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default()
-}
-
+/// The ARN API Gateway tags an API by.
 pub fn arn(region: &str, api_id: &str) -> String {
     format!("arn:aws:apigateway:{region}::/apis/{api_id}")
-}
-
-pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
-    // API names are not unique in AWS: an API an interrupted run created is
-    // found by its tags and adopted instead of creating a second one.
-    // For the same reason the SDK does not retry CreateApi by itself: a retry
-    // after a lost answer would make a second API. Each attempt here first
-    // looks for the API the previous one may have made.
-    let project = want.get("tags").and_then(|t| t.get("gwctl:project")).and_then(|v| v.as_str()).unwrap_or_default();
-    let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    let mut attempt = 0;
-    let id = loop {
-        attempt += 1;
-        if let Some(id) = find_tagged(aws, project, address).await? {
-            let current = read_one(aws, &id).await?.unwrap_or_default();
-            let attrs = update(aws, &id, &current, want).await?;
-            return Ok(Known { id, attrs });
-        }
-        let created = aws
-            .apigw
-            .create_api()
-            .name(s(want, "name"))
-            .protocol_type(ProtocolType::Http)
-            .set_tags(Some(tags.clone()))
-            .customize()
-            .config_override(aws_sdk_apigatewayv2::config::Config::builder().retry_config(aws_config::retry::RetryConfig::disabled()))
-            .send()
-            .await;
-        match created {
-            Ok(out) => break out.api_id().unwrap_or_default().to_string(),
-            Err(e) if attempt < crate::aws::MAX_ATTEMPTS && crate::aws::is_transient(&e) => {
-                tokio::time::sleep(crate::aws::backoff(attempt)).await;
-            }
-            Err(e) => return Err(err("apigateway:CreateApi")(e)),
-        }
-    };
-    let attrs = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("apigateway:GetApi", format!("API {id} vanished after create")))?;
-    Ok(Known { id, attrs })
-}
-
-async fn find_tagged(aws: &Aws, project: &str, address: &str) -> Result<Option<String>, AwsError> {
-    let mut token = None;
-    loop {
-        let page = aws.apigw.get_apis().set_next_token(token).send().await.map_err(err("apigateway:GetApis"))?;
-        let hit = page.items().iter().find(|a| {
-            let tags = a.tags();
-            tags.and_then(|t| t.get("gwctl:project")).map(String::as_str) == Some(project)
-                && tags.and_then(|t| t.get("gwctl:address")).map(String::as_str) == Some(address)
-        });
-        if let Some(api) = hit {
-            return Ok(api.api_id().map(str::to_string));
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(None);
-        }
-    }
-}
-
-/// The API tagged for this project and address, if there is one.
-pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
-    let Some(id) = find_tagged(aws, project_tag(want).unwrap_or_default(), address).await? else { return Ok(None) };
-    Ok(read_one(aws, &id).await?.map(|attrs| Known { id, attrs }))
-}
-
-pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
-    futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
-}
-
-async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
-    let api = match aws.apigw.get_api().api_id(id).send().await.map_err(err("apigateway:GetApi")) {
-        Ok(api) => api,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let tags = tags_value(api.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
-    Ok(json!({
-        "name": api.name(),
-        "protocol_type": api.protocol_type().map(|p| p.as_str()),
-        "api_endpoint": api.api_endpoint(),
-        "arn": arn(&aws.region, id),
-        "tags": tags,
-    })
-    .as_object()
-    .cloned())
-}
-
-pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
-    if changed(before, after, "name") {
-        aws.apigw.update_api().api_id(id).name(s(after, "name")).send().await.map_err(err("apigateway:UpdateApi"))?;
-    }
-    update_tags(aws, &arn(&aws.region, id), before, after).await?;
-    read_one(aws, id).await?.ok_or_else(|| AwsError::other("apigateway:GetApi", format!("API {id} vanished while being updated")))
 }
 
 /// TagResource / UntagResource for the difference in `tags`.
@@ -133,11 +31,6 @@ pub async fn update_tags(aws: &Aws, arn: &str, before: &Attrs, after: &Attrs) ->
     if !unset.is_empty() && after.contains_key("tags") {
         aws.apigw.untag_resource().resource_arn(arn).set_tag_keys(Some(unset)).send().await.map_err(err("apigateway:UntagResource"))?;
     }
-    Ok(())
-}
-
-pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
-    aws.apigw.delete_api().api_id(id).send().await.map_err(err("apigateway:DeleteApi"))?;
     Ok(())
 }
 
@@ -157,7 +50,7 @@ pub fn no_retry() -> aws_sdk_apigatewayv2::config::Builder {
 /// and brought to what is wanted with `update(id, its attributes)`.
 pub async fn create_child<F, Fut, E, U, UFut>(
     aws: &Aws,
-    kind: Kind,
+    kind: &dyn ResourceKind,
     api_id: &str,
     operation: &'static str,
     is_it: impl Fn(&Attrs) -> bool,
@@ -172,7 +65,7 @@ where
     UFut: std::future::Future<Output = Result<Attrs, AwsError>>,
 {
     let find = || async {
-        let children = list_children(aws, kind, api_id).await?.unwrap_or_default();
+        let children = kind.list_in(aws, api_id).await?.unwrap_or_default();
         Ok::<_, AwsError>(children.into_iter().find(|(_, attrs)| is_it(attrs)))
     };
     let adopt = |(id, have): (String, Attrs)| async move {
@@ -189,8 +82,8 @@ where
         }
         match create().await {
             Ok(made) => return Ok(made),
-            Err(e) if attempt < crate::aws::MAX_ATTEMPTS && crate::aws::is_transient(&e) => {
-                tokio::time::sleep(crate::aws::backoff(attempt)).await;
+            Err(e) if attempt < crate::provider::aws::MAX_ATTEMPTS && crate::provider::aws::is_transient(&e) => {
+                tokio::time::sleep(crate::provider::aws::backoff(attempt)).await;
             }
             Err(e) => {
                 let e = err(operation)(e);
@@ -239,31 +132,16 @@ where
     }
 }
 
-/// Every child of one kind in one API, with `api_id` set; `None` when the API is gone.
-pub async fn list_children(aws: &Aws, kind: Kind, api_id: &str) -> Result<Option<Vec<(String, Attrs)>>, AwsError> {
-    let listed = match kind {
-        Kind::Route => super::route::list(aws, api_id).await?,
-        Kind::Integration => super::integration::list(aws, api_id).await?,
-        Kind::Authorizer => super::authorizer::list(aws, api_id).await?,
-        Kind::Stage => super::stage::list(aws, api_id).await?,
-        _ => return Ok(None),
-    };
-    Ok(listed.map(|items| {
-        items
-            .into_iter()
-            .map(|(id, mut attrs)| {
-                attrs.insert("api_id".into(), json!(api_id));
-                (id, attrs)
-            })
-            .collect()
-    }))
+/// Children listed by `list`, each with the API's id as `api_id`.
+pub fn in_api(listed: Option<Vec<(String, Attrs)>>, api_id: &str) -> Option<Vec<(String, Attrs)>> {
+    listed.map(|items| items.into_iter().map(|(id, attrs)| (id, with_api(attrs, api_id))).collect())
 }
 
 /// Reads API children of one kind: one paginated list call per API, matched
 /// to the items by id.
-pub async fn read_children(aws: &Aws, kind: Kind, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+pub async fn read_children(aws: &Aws, kind: &dyn ResourceKind, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let groups = by_api(items);
-    let lists = groups.keys().map(|api_id| async move { Ok::<_, AwsError>((api_id.clone(), list_children(aws, kind, api_id).await?)) });
+    let lists = groups.keys().map(|api_id| async move { Ok::<_, AwsError>((api_id.clone(), kind.list_in(aws, api_id).await?)) });
     let found: HashMap<String, Option<Vec<(String, Attrs)>>> = futures::future::try_join_all(lists).await?.into_iter().collect();
     let mut out = HashMap::new();
     for (api_id, group) in groups {
@@ -283,13 +161,13 @@ pub fn with_api(mut attrs: Attrs, api_id: &str) -> Attrs {
 }
 
 /// Reads one child back (after an update that changed nothing the response describes).
-pub async fn read_child(aws: &Aws, kind: Kind, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
-    let children = list_children(aws, kind, api_id).await?.unwrap_or_default();
+pub async fn read_child(aws: &Aws, kind: &dyn ResourceKind, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
+    let children = kind.list_in(aws, api_id).await?.unwrap_or_default();
     children
         .into_iter()
         .find(|(child, _)| child == id)
         .map(|(_, attrs)| attrs)
-        .ok_or_else(|| AwsError::other("apigateway:Get", format!("{kind} {id} of API {api_id} not found after writing it")))
+        .ok_or_else(|| AwsError::other("apigateway:Get", format!("{} {id} of API {api_id} not found after writing it", kind.kind())))
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::graph::Kind;
-use crate::refresh::Unmanaged;
-use crate::resources::Attrs;
+use crate::model::Kind;
+use crate::engine::refresh::Unmanaged;
+use crate::model::Attrs;
 use crate::state::State;
 
 /// Attributes that describe rather than configure a resource: AWS may change

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::*;
-use crate::aws::{err, Aws, AwsError};
 use crate::graph::{Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{Call, ResourceKind};
 
 pub const FORCE_NEW: &[&str] = &["name"];
 
@@ -110,4 +112,41 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
 pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
     aws.logs.delete_log_group().log_group_name(id).send().await.map_err(err("logs:DeleteLogGroup"))?;
     Ok(())
+}
+
+/// The `log_group` kind.
+pub(crate) struct LogGroup;
+
+impl ResourceKind for LogGroup {
+    fn kind(&self) -> Kind {
+        Kind::LogGroup
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        FORCE_NEW
+    }
+
+    fn desired(&self, env: &Env, node: &Node) -> Attrs {
+        desired(env, node)
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
+        Box::pin(create(aws, address, want))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
+        Box::pin(read(aws, items))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
+        Box::pin(update(aws, id, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
+        Box::pin(delete(aws, id, attrs))
+    }
+
+    fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(find(aws, want))
+    }
 }

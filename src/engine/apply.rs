@@ -15,14 +15,16 @@ use std::time::Instant;
 
 use tokio::sync::Mutex;
 
-use crate::aws::{Aws, AwsError};
-use crate::graph::{Kind, Node};
-use crate::plan::{Action, Plan};
-use crate::resources::{self, Attrs, Env, Lookups};
+use crate::provider::aws::{Aws, AwsError};
+use crate::graph::Node;
+use crate::model::Kind;
+use crate::engine::plan::{Action, Plan};
+use crate::provider::{self, Env};
+use crate::model::{Attrs, Lookups};
 use crate::spec::Spec;
 use crate::state::{now_rfc3339, Pending, ResourceState, State, StateError, Store};
 use crate::progress::Event;
-use crate::walk::StepResult;
+use crate::graph::walk::StepResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -38,7 +40,7 @@ struct Op {
     phase: Phase,
     waits: Vec<usize>,
     /// What to delete when the state does not record it (unmanaged).
-    target: Option<resources::Known>,
+    target: Option<crate::model::Known>,
 }
 
 /// What happened to each operation.
@@ -79,18 +81,6 @@ pub async fn interrupt() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
-}
-
-/// The order deletes take: dependents before their dependencies.
-pub fn delete_order(state: &State) -> Vec<String> {
-    let nodes: Vec<Node> = state
-        .resources
-        .iter()
-        .map(|r| Node { address: r.address.clone(), kind: r.kind, deps: r.dependencies.clone(), source: crate::graph::Source::Api(String::new()) })
-        .collect();
-    let mut order: Vec<String> = crate::graph::topo_sort(nodes).into_iter().map(|n| n.address).collect();
-    order.reverse();
-    order
 }
 
 fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op> {
@@ -147,14 +137,17 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
             }
         }
     }
-    // Deleting an unmanaged integration or authorizer waits for the routes
-    // that may still use it to be deleted or repointed: API Gateway refuses to
-    // delete what a route uses. (Route creates use the new ones, not these.)
-    let route_ops: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].kind == Kind::Route && ops[i].phase != Phase::Create).collect();
+    // Deleting something the state does not record waits for the updates
+    // and deletes of the kinds that may still use it (an integration or an
+    // authorizer: the routes), as its kind says: AWS refuses to delete what is
+    // in use. (Creates of those kinds use the new ones, not these.)
     for i in 0..ops.len() {
-        if ops[i].target.is_some() && ops[i].phase == Phase::Delete && matches!(ops[i].kind, Kind::Integration | Kind::Authorizer) {
-            ops[i].waits.extend(route_ops.iter().copied());
+        if ops[i].target.is_none() || ops[i].phase != Phase::Delete {
+            continue;
         }
+        let users = crate::provider::of(ops[i].kind).delete_waits_on();
+        let waits: Vec<usize> = (0..ops.len()).filter(|&j| users.contains(&ops[j].kind) && ops[j].phase != Phase::Create).collect();
+        ops[i].waits.extend(waits);
     }
     ops
 }
@@ -244,7 +237,7 @@ impl Applier<'_> {
             let line = format!("Interrupted: starting nothing new; waiting for {in_flight} operation(s) in flight to finish and be saved...");
             self.progress.event(Event::Note { line: &line });
         };
-        let report = crate::walk::walk(&waits, self.parallelism, interrupt(), on_interrupt, |i| {
+        let report = crate::graph::walk::walk(&waits, self.parallelism, interrupt(), on_interrupt, |i| {
             let (op, shared, errors, fatal) = (&ops[i], &shared, &errors, &fatal);
             let node = node_map.get(op.address.as_str()).copied();
             async move {
@@ -319,9 +312,9 @@ impl Applier<'_> {
     async fn execute(&self, op: &Op, node: Option<&Node>, shared: &Mutex<Shared>) -> Result<Option<String>, OpError> {
         match op.phase {
             Phase::Delete => {
-                let existing = shared.lock().await.state.get(&op.address).map(|r| resources::Known { id: r.id.clone(), attrs: r.attributes.clone() });
+                let existing = shared.lock().await.state.get(&op.address).map(|r| crate::model::Known { id: r.id.clone(), attrs: r.attributes.clone() });
                 if let Some(r) = existing.or_else(|| op.target.clone()) {
-                    resources::delete(self.aws, op.kind, &r.id, &r.attrs).await?;
+                    provider::delete(self.aws, op.kind, &r.id, &r.attrs).await?;
                 }
                 let mut s = shared.lock().await;
                 let Shared { store, state } = &mut *s;
@@ -346,7 +339,7 @@ impl Applier<'_> {
                     };
                     (want, token)
                 };
-                let known = resources::create(self.aws, op.kind, &op.address, &want, &token).await?;
+                let known = provider::create(self.aws, op.kind, &op.address, &want, &token).await?;
                 let mut s = shared.lock().await;
                 let Shared { store, state } = &mut *s;
                 state.put(ResourceState {
@@ -368,7 +361,7 @@ impl Applier<'_> {
                 };
                 let current = current.ok_or_else(|| AwsError::other("plan", format!("{} is not in the state", op.address)))?;
                 let before = self.live.get(&op.address).cloned().flatten().unwrap_or_else(|| current.attributes.clone());
-                let attrs = resources::update(self.aws, op.kind, &current.id, &before, &want).await?;
+                let attrs = provider::update(self.aws, op.kind, &current.id, &before, &want).await?;
                 let mut s = shared.lock().await;
                 let Shared { store, state } = &mut *s;
                 state.put(ResourceState { attributes: public(attrs), dependencies: node.deps.clone(), ..current.clone() });
@@ -386,10 +379,10 @@ impl Applier<'_> {
             .deps
             .iter()
             .filter_map(|d| state.get(d))
-            .map(|r| (r.address.clone(), resources::Known { id: r.id.clone(), attrs: r.attributes.clone() }))
+            .map(|r| (r.address.clone(), crate::model::Known { id: r.id.clone(), attrs: r.attributes.clone() }))
             .collect();
         let env = Env { spec: self.spec, lookups: self.lookups, known: &known };
-        resources::desired(&env, node)
+        provider::desired(&env, node)
     }
 }
 
@@ -419,7 +412,7 @@ fn finished(phase: Phase) -> &'static str {
 mod tests {
     use super::*;
     use crate::graph::Source;
-    use crate::plan::Change;
+    use crate::engine::plan::Change;
     use serde_json::json;
 
     fn node(address: &str, deps: &[&str]) -> Node {
@@ -485,12 +478,4 @@ mod tests {
         assert_eq!(waits_of(&ops, "sg", Phase::Delete), vec![("inst", Phase::Update)]);
     }
 
-    #[test]
-    fn delete_order_puts_dependents_first() {
-        let mut state = State::new();
-        state.put(resource("role", &[]));
-        state.put(resource("profile", &["role"]));
-        state.put(resource("inst", &["profile"]));
-        assert_eq!(delete_order(&state), vec!["inst", "profile", "role"]);
-    }
 }

@@ -1,12 +1,18 @@
 //! `iam_role`: an IAM role EC2 can assume, with managed and inline policies.
 //! id = role name.
 
-use aws_sdk_iam::types::Tag;
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
-use super::*;
-use crate::aws::{err, Aws, AwsError};
 use crate::graph::{Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{Call, ResourceKind};
+use super::{normalize_policy, parse_policy};
+
+use aws_sdk_iam::types::Tag;
 
 pub const FORCE_NEW: &[&str] = &["name"];
 
@@ -81,6 +87,22 @@ pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
     let name = s(want, "name").to_string();
     let item = ReadItem { address: String::new(), id: name.clone(), attrs: Attrs::new() };
     Ok(read_one(aws, &item).await?.map(|attrs| Known { id: name, attrs }))
+}
+
+/// Roles named `<project>-*` and tagged for `project` that are not `known`.
+async fn scan_tagged(aws: &Aws, project: &str, known: &std::collections::HashSet<&str>) -> Result<Vec<(String, String)>, AwsError> {
+    let prefix = format!("{project}-");
+    let listed: Vec<_> = aws.iam.list_roles().into_paginator().items().send().try_collect().await.map_err(err("iam:ListRoles"))?;
+    let candidates: Vec<String> = listed.into_iter().map(|r| r.role_name).filter(|n| n.starts_with(&prefix) && !known.contains(n.as_str())).collect();
+    let mut out = Vec::new();
+    for name in candidates {
+        let tags = aws.iam.list_role_tags().role_name(&name).send().await.map_err(err("iam:ListRoleTags"))?;
+        if tags.tags().iter().any(|t| t.key == "gwctl:project" && t.value == project) {
+            let address = tags.tags().iter().find(|t| t.key == "gwctl:address").map(|t| t.value.clone()).unwrap_or_else(|| name.clone());
+            out.push((address, name));
+        }
+    }
+    Ok(out)
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
@@ -200,4 +222,45 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
     }
     aws.iam.delete_role().role_name(id).send().await.map_err(err("iam:DeleteRole"))?;
     Ok(())
+}
+
+/// The `role` kind.
+pub(crate) struct Role;
+
+impl ResourceKind for Role {
+    fn kind(&self) -> Kind {
+        Kind::IamRole
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        FORCE_NEW
+    }
+
+    fn desired(&self, env: &Env, node: &Node) -> Attrs {
+        desired(env, node)
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
+        Box::pin(create(aws, address, want))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
+        Box::pin(read(aws, items))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
+        Box::pin(update(aws, id, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
+        Box::pin(delete(aws, id, attrs))
+    }
+
+    fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(find(aws, want))
+    }
+
+    fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
+        Box::pin(scan_tagged(aws, project, known))
+    }
 }

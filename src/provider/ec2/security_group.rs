@@ -2,14 +2,21 @@
 //! authoritative: rules in AWS that the spec does not list are revoked.
 //! id = group id.
 
-use std::time::Duration;
+use std::collections::HashMap;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair};
 use serde_json::{json, Value};
 
-use super::*;
-use crate::aws::{err, retry_while, Aws, AwsError};
 use crate::graph::{Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, retry_while, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{Call, ResourceKind};
+use super::{ec2_tags, update_tags};
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, TagSpecification, UserIdGroupPair};
+
 use crate::spec::Rule;
 
 pub const FORCE_NEW: &[&str] = &["name", "description", "vpc_id"];
@@ -39,24 +46,6 @@ fn rules_value(mut rules: Vec<Rule>) -> Value {
     rules.sort();
     rules.dedup();
     serde_json::to_value(rules).unwrap_or_default()
-}
-
-pub async fn default_vpc(aws: &Aws) -> Result<String, AwsError> {
-    let out = aws
-        .ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("isDefault").values("true").build())
-        .send()
-        .await
-        .map_err(err("ec2:DescribeVpcs"))?;
-    out.vpcs()
-        .first()
-        .and_then(|v| v.vpc_id().map(str::to_string))
-        .ok_or_else(|| AwsError::other("ec2:DescribeVpcs", "this region has no default VPC; set vpc_id on each [security_group.*]"))
-}
-
-pub fn ec2_tags(attrs: &Attrs) -> Vec<Tag> {
-    tag_pairs(attrs).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
@@ -127,6 +116,24 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
         .await
         .map_err(err("ec2:DescribeSecurityGroups"))?;
     Ok(out.security_groups().first().map(|g| Known { id: g.group_id().unwrap_or_default().to_string(), attrs: observed(g) }))
+}
+
+/// Groups tagged for `project` that are not `known`.
+async fn scan_tagged(aws: &Aws, project: &str, known: &std::collections::HashSet<&str>) -> Result<Vec<(String, String)>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("tag:gwctl:project").values(project).build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeSecurityGroups"))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id().map(|id| (g, id)))
+        .filter(|(_, id)| !known.contains(id))
+        .map(|(g, id)| (super::address_of(g.tags(), id), id.to_string()))
+        .collect())
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
@@ -249,23 +256,50 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
         .ok_or_else(|| AwsError::other("ec2:DescribeSecurityGroups", format!("security group {id} vanished while being updated")))
 }
 
-/// CreateTags / DeleteTags for the difference in `tags`; shared by EC2 kinds.
-pub async fn update_tags(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<(), AwsError> {
-    let (set, unset) = map_delta(before, after, "tags");
-    if !set.is_empty() {
-        let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or("")).build());
-        aws.ec2.create_tags().resources(id).set_tags(Some(tags.collect())).send().await.map_err(err("ec2:CreateTags"))?;
-    }
-    if !unset.is_empty() && after.contains_key("tags") {
-        let tags = unset.into_iter().map(|k| Tag::builder().key(k).build());
-        aws.ec2.delete_tags().resources(id).set_tags(Some(tags.collect())).send().await.map_err(err("ec2:DeleteTags"))?;
-    }
-    Ok(())
-}
-
 pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
     retry_while(&["DependencyViolation", "InvalidGroup.InUse"], None, IN_USE_TIMEOUT, || async {
         aws.ec2.delete_security_group().group_id(id).send().await.map(|_| ()).map_err(err("ec2:DeleteSecurityGroup"))
     })
     .await
+}
+
+/// The `security_group` kind.
+pub(crate) struct SecurityGroup;
+
+impl ResourceKind for SecurityGroup {
+    fn kind(&self) -> Kind {
+        Kind::SecurityGroup
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        FORCE_NEW
+    }
+
+    fn desired(&self, env: &Env, node: &Node) -> Attrs {
+        desired(env, node)
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
+        Box::pin(create(aws, address, want))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
+        Box::pin(read(aws, items))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
+        Box::pin(update(aws, id, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
+        Box::pin(delete(aws, id, attrs))
+    }
+
+    fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(find(aws, address, want))
+    }
+
+    fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
+        Box::pin(scan_tagged(aws, project, known))
+    }
 }

@@ -29,7 +29,7 @@ impl Aws {
             .timeout_config(timeout_config())
             .load()
             .await;
-        let stats = crate::stats::Recorder;
+        let stats = crate::provider::stats::Recorder;
         Aws {
             ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&config).interceptor(stats).build()),
             iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&config).interceptor(stats).build()),
@@ -135,7 +135,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     move |e: E| {
-        if crate::stats::logging() {
+        if crate::provider::stats::logging() {
             eprintln!("aws {operation} failed: {e:?}");
         }
         let meta = e.meta();

@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::{Action, Change, Plan};
-use crate::resources::is_unknown;
+use super::plan::{Action, Change, Plan};
+use crate::model::is_unknown;
 
 fn symbol(action: Action) -> &'static str {
     match action {
@@ -82,6 +82,7 @@ impl Style {
     }
 }
 
+#[cfg(test)]
 pub fn human(plan: &Plan) -> String {
     human_styled(plan, Style::default())
 }
@@ -147,8 +148,8 @@ pub fn json(plan: &Plan) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Kind;
-    use crate::plan::AttrDiff;
+    use crate::model::Kind;
+    use crate::engine::plan::AttrDiff;
 
     fn change(address: &str, action: Action, diff: Vec<AttrDiff>) -> Change {
         Change { address: address.into(), kind: Kind::Instance, action, diff, reason: None, target: None, adopt: None }

@@ -1,13 +1,19 @@
 //! `authorizer`: a JWT authorizer of an HTTP API (Cognito issuer and
 //! audience). id = authorizer id.
 
-use aws_sdk_apigatewayv2::types::{AuthorizerType, JwtConfiguration};
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
-use super::api::{create_child, list_pages, no_retry, read_child, read_children, with_api};
-use super::*;
-use crate::aws::{err, Aws, AwsError};
-use crate::graph::{address, Kind, Node, Source};
+use crate::graph::{address, Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{Call, ResourceKind};
+
+use aws_sdk_apigatewayv2::types::{AuthorizerType, JwtConfiguration};
+
+use super::{create_child, in_api, list_pages, no_retry, read_child, read_children, with_api};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "type"];
 
@@ -58,7 +64,7 @@ fn jwt(attrs: &Attrs) -> JwtConfiguration {
 pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
     let api_id = s(want, "api_id");
     let name = s(want, "name");
-    create_child(aws, Kind::Authorizer, api_id, "apigateway:CreateAuthorizer", |a| s(a, "name") == name, || async {
+    create_child(aws, &Authorizer, api_id, "apigateway:CreateAuthorizer", |a| s(a, "name") == name, || async {
         let out = aws
             .apigw
             .create_authorizer()
@@ -88,7 +94,7 @@ pub async fn list(aws: &Aws, api_id: &str) -> Result<Option<Vec<(String, Attrs)>
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    read_children(aws, Kind::Authorizer, items).await
+    read_children(aws, &Authorizer, items).await
 }
 
 pub fn observed(a: &aws_sdk_apigatewayv2::types::Authorizer) -> Attrs {
@@ -110,10 +116,60 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .map_err(err("apigateway:UpdateAuthorizer"))?;
         return Ok(with_api(authorizer_attrs!(&out), api_id));
     }
-    read_child(aws, Kind::Authorizer, api_id, id).await
+    read_child(aws, &Authorizer, api_id, id).await
 }
 
 pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
     aws.apigw.delete_authorizer().api_id(s(attrs, "api_id")).authorizer_id(id).send().await.map_err(err("apigateway:DeleteAuthorizer"))?;
     Ok(())
+}
+
+/// The `authorizer` kind.
+pub(crate) struct Authorizer;
+
+impl ResourceKind for Authorizer {
+    fn kind(&self) -> Kind {
+        Kind::Authorizer
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        FORCE_NEW
+    }
+
+    fn desired(&self, env: &Env, node: &Node) -> Attrs {
+        desired(env, node)
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
+        Box::pin(create(aws, address, want))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
+        Box::pin(read(aws, items))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
+        Box::pin(update(aws, id, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
+        Box::pin(delete(aws, id, attrs))
+    }
+
+    fn parent(&self) -> Option<crate::provider::Parent> {
+        Some(crate::provider::Parent { kind: Kind::Api, id_attr: "api_id" })
+    }
+
+    fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
+        Box::pin(async move { Ok(in_api(list(aws, parent_id).await?, parent_id)) })
+    }
+
+    fn natural_key(&self, attrs: &Attrs) -> Option<String> {
+        attrs.get("name").and_then(Value::as_str).map(str::to_string)
+    }
+
+    /// API Gateway refuses to delete what a route still uses.
+    fn delete_waits_on(&self) -> &'static [Kind] {
+        &[Kind::Route]
+    }
 }

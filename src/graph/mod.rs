@@ -1,50 +1,12 @@
-//! Resource addresses, kinds and the dependency graph compiled from a spec.
+//! Resource addresses and the dependency graph compiled from a spec.
+
+pub(crate) mod walk;
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 
-use serde::{Deserialize, Serialize};
 
+use crate::model::Kind;
 use crate::spec::Spec;
-
-/// The ten kinds of resource gwctl manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    IamRole,
-    InstanceProfile,
-    SecurityGroup,
-    Instance,
-    LogGroup,
-    Api,
-    Authorizer,
-    Integration,
-    Route,
-    Stage,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::IamRole => "iam_role",
-            Kind::InstanceProfile => "instance_profile",
-            Kind::SecurityGroup => "security_group",
-            Kind::Instance => "instance",
-            Kind::LogGroup => "log_group",
-            Kind::Api => "api",
-            Kind::Authorizer => "authorizer",
-            Kind::Integration => "integration",
-            Kind::Route => "route",
-            Kind::Stage => "stage",
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a node was compiled from: the spec table and, for API parts, its API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,23 +161,28 @@ pub fn nodes(spec: &Spec) -> Vec<Node> {
     topo_sort(out)
 }
 
+/// Orders nodes so that each comes after everything it depends on.
+pub fn topo_sort(nodes: Vec<Node>) -> Vec<Node> {
+    topo_sort_by(nodes, |n| &n.address, |n| &n.deps)
+}
+
 /// Orders items so that each comes after everything it depends on; ties keep
 /// their input order. Dependencies on unknown addresses are ignored; a cycle
 /// (impossible from a validated spec) leaves the rest in input order.
-pub fn topo_sort(nodes: Vec<Node>) -> Vec<Node> {
-    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.address.as_str(), i)).collect();
-    let mut indegree = vec![0usize; nodes.len()];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
-    for (i, n) in nodes.iter().enumerate() {
-        for d in &n.deps {
+pub(crate) fn topo_sort_by<T>(items: Vec<T>, address: impl Fn(&T) -> &str, deps: impl Fn(&T) -> &[String]) -> Vec<T> {
+    let index: HashMap<&str, usize> = items.iter().enumerate().map(|(i, n)| (address(n), i)).collect();
+    let mut indegree = vec![0usize; items.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); items.len()];
+    for (i, n) in items.iter().enumerate() {
+        for d in deps(n) {
             if let Some(&j) = index.get(d.as_str()) {
                 indegree[i] += 1;
                 dependents[j].push(i);
             }
         }
     }
-    let mut ready: BTreeSet<usize> = (0..nodes.len()).filter(|&i| indegree[i] == 0).collect();
-    let mut order = Vec::with_capacity(nodes.len());
+    let mut ready: BTreeSet<usize> = (0..items.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(items.len());
     while let Some(i) = ready.pop_first() {
         order.push(i);
         for &j in &dependents[i] {
@@ -226,7 +193,8 @@ pub fn topo_sort(nodes: Vec<Node>) -> Vec<Node> {
         }
     }
     let placed: BTreeSet<usize> = order.iter().copied().collect();
-    order.extend((0..nodes.len()).filter(|i| !placed.contains(i)));
-    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    order.extend((0..items.len()).filter(|i| !placed.contains(i)));
+    drop(index);
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
     order.into_iter().filter_map(|i| slots[i].take()).collect()
 }

@@ -4,13 +4,19 @@
 //! `ANY /jobs/{proxy+}` reaches `http://<dns>/jobs/...` through one
 //! integration for all routes. id = integration id.
 
-use aws_sdk_apigatewayv2::types::IntegrationType;
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
-use super::api::{create_child, list_pages, no_retry, read_child, read_children, with_api};
-use super::*;
-use crate::aws::{err, Aws, AwsError};
-use crate::graph::{address, Kind, Node, Source};
+use crate::graph::{address, Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{Call, ResourceKind};
+
+use aws_sdk_apigatewayv2::types::IntegrationType;
+
+use super::{create_child, in_api, list_pages, no_retry, read_child, read_children, with_api};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "type"];
 
@@ -69,7 +75,7 @@ fn parameters(attrs: &Attrs) -> HashMap<String, String> {
 pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
     let api_id = s(want, "api_id");
     let is_it = |a: &Attrs| ["uri", "method", "type"].iter().all(|k| a.get(*k) == want.get(*k));
-    create_child(aws, Kind::Integration, api_id, "apigateway:CreateIntegration", is_it, || async {
+    create_child(aws, &Integration, api_id, "apigateway:CreateIntegration", is_it, || async {
         let out = aws
             .apigw
             .create_integration()
@@ -100,7 +106,7 @@ pub async fn list(aws: &Aws, api_id: &str) -> Result<Option<Vec<(String, Attrs)>
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    read_children(aws, Kind::Integration, items).await
+    read_children(aws, &Integration, items).await
 }
 
 pub fn observed(i: &aws_sdk_apigatewayv2::types::Integration) -> Attrs {
@@ -123,10 +129,61 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .map_err(err("apigateway:UpdateIntegration"))?;
         return Ok(with_api(integration_attrs!(&out), api_id));
     }
-    read_child(aws, Kind::Integration, api_id, id).await
+    read_child(aws, &Integration, api_id, id).await
 }
 
 pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
     aws.apigw.delete_integration().api_id(s(attrs, "api_id")).integration_id(id).send().await.map_err(err("apigateway:DeleteIntegration"))?;
     Ok(())
+}
+
+/// The `integration` kind.
+pub(crate) struct Integration;
+
+impl ResourceKind for Integration {
+    fn kind(&self) -> Kind {
+        Kind::Integration
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        FORCE_NEW
+    }
+
+    fn desired(&self, env: &Env, node: &Node) -> Attrs {
+        desired(env, node)
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
+        Box::pin(create(aws, address, want))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
+        Box::pin(read(aws, items))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
+        Box::pin(update(aws, id, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
+        Box::pin(delete(aws, id, attrs))
+    }
+
+    fn parent(&self) -> Option<crate::provider::Parent> {
+        Some(crate::provider::Parent { kind: Kind::Api, id_attr: "api_id" })
+    }
+
+    fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
+        Box::pin(async move { Ok(in_api(list(aws, parent_id).await?, parent_id)) })
+    }
+
+    /// An API has one integration: any one found is the one declared.
+    fn natural_key(&self, _attrs: &Attrs) -> Option<String> {
+        Some(String::new())
+    }
+
+    /// API Gateway refuses to delete what a route still uses.
+    fn delete_waits_on(&self) -> &'static [Kind] {
+        &[Kind::Route]
+    }
 }

@@ -9,6 +9,15 @@
 //! - The AMI is pinned: see [`resolve_amis`].
 
 use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::graph::{address, Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, retry_while, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{Call, ResourceKind};
+
 use std::time::Duration;
 
 use aws_sdk_ec2::client::Waiters;
@@ -18,13 +27,9 @@ use aws_sdk_ec2::types::{
     ResourceType, TagSpecification,
 };
 use base64::Engine;
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::security_group::{ec2_tags, update_tags};
-use super::*;
-use crate::aws::{err, retry_while, Aws, AwsError};
-use crate::graph::{address, Node, Source};
+use super::{ec2_tags, update_tags};
 use crate::spec::AmiSource;
 use crate::state::State;
 
@@ -236,6 +241,26 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
     Ok(found.map(|attrs| Known { id, attrs: with_source(attrs, want) }))
 }
 
+/// Live instances tagged for `project` that are not `known`.
+async fn scan_tagged(aws: &Aws, project: &str, known: &std::collections::HashSet<&str>) -> Result<Vec<(String, String)>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .filters(Filter::builder().name("tag:gwctl:project").values(project).build())
+        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeInstances"))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.instance_id().map(|id| (i, id)))
+        .filter(|(_, id)| !known.contains(id))
+        .map(|(i, id)| (super::address_of(i.tags(), id), id.to_string()))
+        .collect())
+}
+
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
     let mut found = read_ids(aws, &ids).await?;
@@ -433,4 +458,65 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
         .await
         .map(|_| ())
         .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not terminate: {}", aws_smithy_types::error::display::DisplayErrorContext(e))))
+}
+
+/// The `instance` kind.
+pub(crate) struct Instance;
+
+impl ResourceKind for Instance {
+    /// The AMI source the spec names, so that the import pins the AMI the
+    /// instance runs instead of replacing it.
+    fn import_attrs(&self, spec: &crate::spec::Spec, node: &Node) -> Attrs {
+        let mut attrs = Attrs::new();
+        if let Source::Instance(name) = &node.source {
+            if let Some(inst) = spec.instances.get(name) {
+                attrs.insert("ami_source".into(), json!(inst.ami.as_spec_str()));
+            }
+        }
+        attrs
+    }
+
+    /// An adopted instance keeps the AMI it runs: a newer AMI behind the same
+    /// SSM parameter does not replace it.
+    fn pin(&self, address: &str, found: &Known, lookups: &mut Lookups) {
+        if let (Some(ami), Some(pinned)) = (found.attrs.get("ami").and_then(Value::as_str), lookups.amis.get_mut(address)) {
+            *pinned = ami.to_string();
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Instance
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        FORCE_NEW
+    }
+
+    fn desired(&self, env: &Env, node: &Node) -> Attrs {
+        desired(env, node)
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, token: &'a str) -> Call<'a, Known> {
+        Box::pin(create(aws, address, want, token))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
+        Box::pin(read(aws, items))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
+        Box::pin(update(aws, id, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
+        Box::pin(delete(aws, id, attrs))
+    }
+
+    fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(find(aws, address, want))
+    }
+
+    fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
+        Box::pin(scan_tagged(aws, project, known))
+    }
 }

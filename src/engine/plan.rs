@@ -1,18 +1,18 @@
 //! Plans: what apply or destroy would do, computed purely from the spec's
 //! nodes, the state and the attributes just read from AWS.
 
-pub mod render;
-pub mod saved;
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::graph::{Kind, Node, Source};
-use crate::resources::{self, is_unknown, Attrs, Env, Known, Lookups};
+use crate::graph::Node;
+use crate::model::Kind;
+use crate::provider::{self, Env};
+use crate::model::{is_unknown, Attrs, Known, Lookups};
 use crate::spec::Spec;
-use crate::refresh::Unmanaged;
+use crate::engine::refresh::Unmanaged;
 use crate::state::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +143,7 @@ pub fn plan(
         for node in nodes {
             let want = {
                 let env = Env { spec, lookups, known: &known };
-                resources::desired(&env, node)
+                provider::desired(&env, node)
             };
             let mut adopt = adopted.get(&node.address).cloned();
             if !known.contains_key(&node.address) {
@@ -164,7 +164,7 @@ pub fn plan(
                     Change { address: node.address.clone(), kind: node.kind, action: Action::Create, diff: diff(None, &want, &[]), reason, target: None, adopt: None }
                 }
                 Some(have) => {
-                    let diff = diff(Some(&have.attrs), &want, resources::force_new(node.kind));
+                    let diff = diff(Some(&have.attrs), &want, provider::force_new(node.kind));
                     let action = if diff.iter().any(|d| d.forces_replacement) {
                         Action::Replace
                     } else if diff.is_empty() {
@@ -199,7 +199,7 @@ pub fn plan(
         })
         .collect();
     // Deletes run dependents first: list them in that order.
-    let order = crate::apply::delete_order(state);
+    let order = delete_order(state);
     deletes.sort_by_key(|c| order.iter().position(|a| a == &c.address).unwrap_or(usize::MAX));
     changes.extend(deletes);
     // The spec is authoritative inside its APIs: what it does not declare goes.
@@ -222,45 +222,52 @@ pub fn plan(
     Plan { changes }
 }
 
+/// The order deletes take: dependents before their dependencies.
+pub(crate) fn delete_order(state: &State) -> Vec<String> {
+    let entries: Vec<&crate::state::ResourceState> = state.resources.iter().collect();
+    let sorted = crate::graph::topo_sort_by(entries, |r| &r.address, |r| &r.dependencies);
+    let mut order: Vec<String> = sorted.into_iter().map(|r| r.address.clone()).collect();
+    order.reverse();
+    order
+}
+
 /// Changes that would touch a live resource whose `gwctl:project` tag names
 /// another project (for API children, which take no tags: whose API does),
 /// as (address, that project). gwctl refuses a plan with any (design.md §6):
 /// a wrong or hand-edited state file must never reach another stack.
 pub fn foreign(plan: &Plan, state: &State, live: &HashMap<String, Option<Attrs>>, project: &str) -> Vec<(String, String)> {
     let attrs_of = |address: &str| live.get(address).and_then(Option::as_ref);
-    let api_owner: HashMap<&str, &str> = state
+    // The owner of each parent (an API) by id: its children belong to it.
+    let parent_owner: HashMap<(Kind, &str), &str> = state
         .resources
         .iter()
-        .filter(|r| r.kind == Kind::Api)
-        .filter_map(|r| Some((r.id.as_str(), resources::project_tag(attrs_of(&r.address)?)?)))
+        .filter(|r| provider::is_parent(r.kind))
+        .filter_map(|r| Some(((r.kind, r.id.as_str()), crate::model::project_tag(attrs_of(&r.address)?)?)))
         .collect();
     plan.changes
         .iter()
         .filter(|c| matches!(c.action, Action::Update | Action::Replace | Action::Delete))
         .filter_map(|c| {
             let attrs = attrs_of(&c.address).or(c.target.as_ref().map(|t| &t.attrs))?;
-            let owner = resources::project_tag(attrs).or_else(|| api_owner.get(resources::s(attrs, "api_id")).copied())?;
+            let via_parent = || {
+                let parent = provider::of(c.kind).parent()?;
+                parent_owner.get(&(parent.kind, crate::model::s(attrs, parent.id_attr))).copied()
+            };
+            let owner = crate::model::project_tag(attrs).or_else(via_parent)?;
             (owner != project).then(|| (c.address.clone(), owner.to_string()))
         })
         .collect()
 }
 
-/// Whether unmanaged `u` is the API child that `node` declares (`want`):
-/// same kind in the same API with the same natural key (route key,
-/// authorizer or stage name; an API has one integration).
+/// Whether unmanaged `u` is the child that `node` declares (`want`): same
+/// kind, found in the parent the node depends on, with the same natural key
+/// (route key, authorizer or stage name; an API has one integration).
 fn same_child(node: &Node, want: &Attrs, u: &Unmanaged) -> bool {
-    if node.kind != u.kind {
-        return false;
-    }
-    let Some(api) = u.found_in.strip_prefix("api.") else { return false };
-    let same = |key: &str| want.get(key).is_some() && want.get(key) == u.attrs.get(key);
-    match &node.source {
-        Source::Route { api: a, .. } => a == api && same("route_key"),
-        Source::Authorizer { api: a, .. } => a == api && same("name"),
-        Source::Stage(a) => a == api && same("name"),
-        Source::Integration(a) => a == api,
-        _ => false,
-    }
+    let kind = provider::of(node.kind);
+    node.kind == u.kind
+        && kind.parent().is_some()
+        && node.deps.contains(&u.found_in)
+        && kind.natural_key(want).is_some_and(|key| kind.natural_key(&u.attrs) == Some(key))
 }
 
 fn delete_diff(attrs: &Attrs) -> Vec<AttrDiff> {
@@ -353,7 +360,7 @@ mod tests {
     #[test]
     fn unknown_values_always_differ_and_private_inputs_never_show() {
         let have = attrs(json!({"uri": "http://old"}));
-        let want = attrs(json!({"uri": crate::resources::UNKNOWN, "_secret": "x"}));
+        let want = attrs(json!({"uri": crate::model::UNKNOWN, "_secret": "x"}));
         let d = diff(Some(&have), &want, &[]);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].path, "uri");
@@ -383,7 +390,7 @@ mod tests {
         assert_eq!(stranger.action, Action::Delete);
         assert!(p.has_changes());
         assert_eq!(p.summary().adopt, 2);
-        assert_eq!(crate::plan::render::json(&p)["summary"]["adopt"], 2);
+        assert_eq!(crate::engine::render::json(&p)["summary"]["adopt"], 2);
     }
 
     #[test]
@@ -404,6 +411,25 @@ mod tests {
         assert_eq!(foreign(&change(Action::Delete), &state, &live, "mine"), vec![("log_group.a".to_string(), "other".to_string())]);
         assert!(foreign(&change(Action::NoOp), &state, &live, "mine").is_empty(), "reading is not touching");
         assert!(foreign(&change(Action::Delete), &state, &live, "other").is_empty());
+    }
+
+    #[test]
+    fn delete_order_puts_dependents_first() {
+        let mut state = State::new();
+        state.put(entry("role", &[]));
+        state.put(entry("profile", &["role"]));
+        state.put(entry("inst", &["profile"]));
+        assert_eq!(delete_order(&state), vec!["inst", "profile", "role"]);
+    }
+
+    fn entry(address: &str, deps: &[&str]) -> crate::state::ResourceState {
+        crate::state::ResourceState {
+            address: address.into(),
+            kind: Kind::Instance,
+            id: format!("id-{address}"),
+            attributes: Attrs::new(),
+            dependencies: deps.iter().map(|d| d.to_string()).collect(),
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Change, Plan};
-use crate::resources::{Attrs, Known, Lookups};
+use super::plan::{Change, Plan};
+use crate::model::{Attrs, Known, Lookups};
 use crate::spec::Spec;
 use crate::state::State;
 

@@ -2,13 +2,19 @@
 //! and burst always sent: unset means 0, every request refused) and JSON
 //! access logs to a log group. id = stage name.
 
-use aws_sdk_apigatewayv2::types::{AccessLogSettings, RouteSettings};
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
-use super::api::{create_child, list_pages, no_retry, read_child, read_children, with_api};
-use super::*;
-use crate::aws::{err, Aws, AwsError};
-use crate::graph::{address, Kind, Node, Source};
+use crate::graph::{address, Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{Call, ResourceKind};
+
+use aws_sdk_apigatewayv2::types::{AccessLogSettings, RouteSettings};
+
+use super::{create_child, in_api, list_pages, no_retry, read_child, read_children, with_api};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "name"];
 
@@ -94,7 +100,7 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
     let api_id = s(want, "api_id");
     let name = s(want, "name");
     let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    create_child(aws, Kind::Stage, api_id, "apigateway:CreateStage", |a| s(a, "name") == name, || async {
+    create_child(aws, &Stage, api_id, "apigateway:CreateStage", |a| s(a, "name") == name, || async {
         let out = aws
             .apigw
             .create_stage()
@@ -125,7 +131,7 @@ pub async fn list(aws: &Aws, api_id: &str) -> Result<Option<Vec<(String, Attrs)>
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    read_children(aws, Kind::Stage, items).await
+    read_children(aws, &Stage, items).await
 }
 
 pub fn observed(st: &aws_sdk_apigatewayv2::types::Stage) -> Attrs {
@@ -154,12 +160,57 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
     }
     if changed(before, after, "tags") {
         let arn = format!("arn:aws:apigateway:{}::/apis/{api_id}/stages/{id}", aws.region);
-        super::api::update_tags(aws, &arn, before, after).await?;
+        super::update_tags(aws, &arn, before, after).await?;
     }
-    read_child(aws, Kind::Stage, api_id, id).await
+    read_child(aws, &Stage, api_id, id).await
 }
 
 pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
     aws.apigw.delete_stage().api_id(s(attrs, "api_id")).stage_name(id).send().await.map_err(err("apigateway:DeleteStage"))?;
     Ok(())
+}
+
+/// The `stage` kind.
+pub(crate) struct Stage;
+
+impl ResourceKind for Stage {
+    fn kind(&self) -> Kind {
+        Kind::Stage
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        FORCE_NEW
+    }
+
+    fn desired(&self, env: &Env, node: &Node) -> Attrs {
+        desired(env, node)
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
+        Box::pin(create(aws, address, want))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
+        Box::pin(read(aws, items))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
+        Box::pin(update(aws, id, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
+        Box::pin(delete(aws, id, attrs))
+    }
+
+    fn parent(&self) -> Option<crate::provider::Parent> {
+        Some(crate::provider::Parent { kind: Kind::Api, id_attr: "api_id" })
+    }
+
+    fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
+        Box::pin(async move { Ok(in_api(list(aws, parent_id).await?, parent_id)) })
+    }
+
+    fn natural_key(&self, attrs: &Attrs) -> Option<String> {
+        attrs.get("name").and_then(Value::as_str).map(str::to_string)
+    }
 }

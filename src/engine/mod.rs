@@ -1,0 +1,10 @@
+//! The engine: refresh from AWS, plan, render, apply, drift. It works on
+//! nodes, state entries and attributes, and reaches AWS only through the
+//! provider's registry of kinds.
+
+pub(crate) mod apply;
+pub(crate) mod drift;
+pub(crate) mod plan;
+pub(crate) mod refresh;
+pub(crate) mod render;
+pub(crate) mod saved;

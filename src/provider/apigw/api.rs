@@ -1,0 +1,191 @@
+//! `api`: an API Gateway HTTP API. id = API id. Also the per-API batched
+//! reads its routes, integrations, authorizers and stages share.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use crate::graph::{Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{Call, ResourceKind};
+
+
+use aws_sdk_apigatewayv2::types::ProtocolType;
+
+pub const FORCE_NEW: &[&str] = &["protocol_type"];
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let Source::Api(name) = &node.source else { return Attrs::new() };
+    let Some(api) = env.spec.apis.get(name) else { return Attrs::new() };
+    json!({
+        "name": api.name,
+        "protocol_type": "HTTP",
+        "tags": env.tags(&node.address, &[]),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    // API names are not unique in AWS: an API an interrupted run created is
+    // found by its tags and adopted instead of creating a second one.
+    // For the same reason the SDK does not retry CreateApi by itself: a retry
+    // after a lost answer would make a second API. Each attempt here first
+    // looks for the API the previous one may have made.
+    let project = want.get("tags").and_then(|t| t.get("gwctl:project")).and_then(|v| v.as_str()).unwrap_or_default();
+    let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
+    let mut attempt = 0;
+    let id = loop {
+        attempt += 1;
+        if let Some(id) = find_tagged(aws, project, address).await? {
+            let current = read_one(aws, &id).await?.unwrap_or_default();
+            let attrs = update(aws, &id, &current, want).await?;
+            return Ok(Known { id, attrs });
+        }
+        let created = aws
+            .apigw
+            .create_api()
+            .name(s(want, "name"))
+            .protocol_type(ProtocolType::Http)
+            .set_tags(Some(tags.clone()))
+            .customize()
+            .config_override(aws_sdk_apigatewayv2::config::Config::builder().retry_config(aws_config::retry::RetryConfig::disabled()))
+            .send()
+            .await;
+        match created {
+            Ok(out) => break out.api_id().unwrap_or_default().to_string(),
+            Err(e) if attempt < crate::provider::aws::MAX_ATTEMPTS && crate::provider::aws::is_transient(&e) => {
+                tokio::time::sleep(crate::provider::aws::backoff(attempt)).await;
+            }
+            Err(e) => return Err(err("apigateway:CreateApi")(e)),
+        }
+    };
+    let attrs = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("apigateway:GetApi", format!("API {id} vanished after create")))?;
+    Ok(Known { id, attrs })
+}
+
+async fn find_tagged(aws: &Aws, project: &str, address: &str) -> Result<Option<String>, AwsError> {
+    let mut token = None;
+    loop {
+        let page = aws.apigw.get_apis().set_next_token(token).send().await.map_err(err("apigateway:GetApis"))?;
+        let hit = page.items().iter().find(|a| {
+            let tags = a.tags();
+            tags.and_then(|t| t.get("gwctl:project")).map(String::as_str) == Some(project)
+                && tags.and_then(|t| t.get("gwctl:address")).map(String::as_str) == Some(address)
+        });
+        if let Some(api) = hit {
+            return Ok(api.api_id().map(str::to_string));
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
+/// The API tagged for this project and address, if there is one.
+pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let Some(id) = find_tagged(aws, project_tag(want).unwrap_or_default(), address).await? else { return Ok(None) };
+    Ok(read_one(aws, &id).await?.map(|attrs| Known { id, attrs }))
+}
+
+/// APIs tagged for `project` that are not `known`.
+async fn scan_tagged(aws: &Aws, project: &str, known: &std::collections::HashSet<&str>) -> Result<Vec<(String, String)>, AwsError> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws.apigw.get_apis().set_next_token(token).send().await.map_err(err("apigateway:GetApis"))?;
+        for a in page.items() {
+            let tags = a.tags();
+            let id = a.api_id().unwrap_or_default();
+            if tags.and_then(|t| t.get("gwctl:project")).is_some_and(|p| p == project) && !known.contains(id) {
+                let address = tags.and_then(|t| t.get("gwctl:address")).cloned().unwrap_or_else(|| id.to_string());
+                out.push((address, id.to_string()));
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
+    futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
+}
+
+async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
+    let api = match aws.apigw.get_api().api_id(id).send().await.map_err(err("apigateway:GetApi")) {
+        Ok(api) => api,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let tags = tags_value(api.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
+    Ok(json!({
+        "name": api.name(),
+        "protocol_type": api.protocol_type().map(|p| p.as_str()),
+        "api_endpoint": api.api_endpoint(),
+        "arn": super::arn(&aws.region, id),
+        "tags": tags,
+    })
+    .as_object()
+    .cloned())
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    if changed(before, after, "name") {
+        aws.apigw.update_api().api_id(id).name(s(after, "name")).send().await.map_err(err("apigateway:UpdateApi"))?;
+    }
+    super::update_tags(aws, &super::arn(&aws.region, id), before, after).await?;
+    read_one(aws, id).await?.ok_or_else(|| AwsError::other("apigateway:GetApi", format!("API {id} vanished while being updated")))
+}
+
+pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
+    aws.apigw.delete_api().api_id(id).send().await.map_err(err("apigateway:DeleteApi"))?;
+    Ok(())
+}
+
+/// The `api` kind.
+pub(crate) struct Api;
+
+impl ResourceKind for Api {
+    fn kind(&self) -> Kind {
+        Kind::Api
+    }
+
+    fn force_new(&self) -> &'static [&'static str] {
+        FORCE_NEW
+    }
+
+    fn desired(&self, env: &Env, node: &Node) -> Attrs {
+        desired(env, node)
+    }
+
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
+        Box::pin(create(aws, address, want))
+    }
+
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
+        Box::pin(read(aws, items))
+    }
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
+        Box::pin(update(aws, id, before, after))
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
+        Box::pin(delete(aws, id, attrs))
+    }
+
+    fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(find(aws, address, want))
+    }
+
+    fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
+        Box::pin(scan_tagged(aws, project, known))
+    }
+}

@@ -1,0 +1,49 @@
+//! EC2: security groups and instances, and the tag and VPC helpers they share.
+
+pub(crate) mod instance;
+pub(crate) mod security_group;
+
+use aws_sdk_ec2::types::{Filter, Tag};
+
+use crate::model::Attrs;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::{map_delta, tag_pairs};
+
+/// The region's default VPC, for groups whose spec names none.
+pub async fn default_vpc(aws: &Aws) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("isDefault").values("true").build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeVpcs"))?;
+    out.vpcs()
+        .first()
+        .and_then(|v| v.vpc_id().map(str::to_string))
+        .ok_or_else(|| AwsError::other("ec2:DescribeVpcs", "this region has no default VPC; set vpc_id on each [security_group.*]"))
+}
+
+/// The `tags` attribute as EC2 tags.
+pub fn ec2_tags(attrs: &Attrs) -> Vec<Tag> {
+    tag_pairs(attrs).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// CreateTags / DeleteTags for the difference in `tags`; shared by EC2 kinds.
+pub async fn update_tags(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<(), AwsError> {
+    let (set, unset) = map_delta(before, after, "tags");
+    if !set.is_empty() {
+        let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or("")).build());
+        aws.ec2.create_tags().resources(id).set_tags(Some(tags.collect())).send().await.map_err(err("ec2:CreateTags"))?;
+    }
+    if !unset.is_empty() && after.contains_key("tags") {
+        let tags = unset.into_iter().map(|k| Tag::builder().key(k).build());
+        aws.ec2.delete_tags().resources(id).set_tags(Some(tags.collect())).send().await.map_err(err("ec2:DeleteTags"))?;
+    }
+    Ok(())
+}
+
+/// The `gwctl:address` tag of a resource, else its id.
+pub fn address_of(tags: &[Tag], id: &str) -> String {
+    tags.iter().find(|t| t.key() == Some("gwctl:address")).and_then(|t| t.value()).unwrap_or(id).to_string()
+}

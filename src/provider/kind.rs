@@ -1,0 +1,113 @@
+//! The one trait every resource kind implements. The engine reaches a kind
+//! only through it (and the registry in `provider`), never by name.
+
+use std::collections::{HashMap, HashSet};
+
+use futures::future::BoxFuture;
+
+use crate::graph::Node;
+use crate::model::{Attrs, Kind, Known, Lookups};
+use crate::provider::aws::{Aws, AwsError};
+use crate::provider::common::{Env, ReadItem};
+use crate::spec::Spec;
+
+/// What an AWS call of a kind returns.
+pub(crate) type Call<'a, T> = BoxFuture<'a, Result<T, AwsError>>;
+
+/// A kind that lives inside another resource and takes no tags of its own
+/// (an API's routes, integrations, authorizers, stages): it is listed per
+/// parent, belongs to whoever owns the parent, and is recognised by its
+/// natural key when the state lost it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parent {
+    pub kind: Kind,
+    /// The attribute that holds the parent's id.
+    pub id_attr: &'static str,
+}
+
+/// One kind of resource: how the spec's wishes become attributes, and the
+/// AWS calls that create, read, update and delete it.
+///
+/// Contracts every implementation keeps:
+/// - `create` is safe to repeat after an interrupted run: it adopts what an
+///   earlier attempt made for the same address (token, tags or natural key)
+///   and never makes a second one.
+/// - `read` maps a resource that no longer exists to `None`, never an error.
+/// - `update` changes only what differs between `before` and `after`, and
+///   returns the attributes as read back.
+/// - `delete` of something already gone succeeds.
+pub(crate) trait ResourceKind: Sync {
+    fn kind(&self) -> Kind;
+
+    /// The attributes whose change makes AWS need a new resource.
+    fn force_new(&self) -> &'static [&'static str];
+
+    /// The attributes the spec wants for `node`. Reads, through `env`, only
+    /// the resources in `node.deps`: the applier provides just those.
+    fn desired(&self, env: &Env, node: &Node) -> Attrs;
+
+    /// Creates the resource; `token` is the idempotency token recorded in the
+    /// state before the call.
+    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, token: &'a str) -> Call<'a, Known>;
+
+    /// Reads many resources of this kind in as few calls as the API allows.
+    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>>;
+
+    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs>;
+
+    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()>;
+
+    /// The resource this project made for `address` that the state does not
+    /// record, by name or tags (the caller checks both gwctl tags). Kinds
+    /// with a [`Parent`] are matched by natural key instead.
+    fn find<'a>(&'a self, _aws: &'a Aws, _address: &'a str, _want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Resources carrying `gwctl:project = project`, as (address, id), that
+    /// are not among the `known` ids: what drift reports as unmanaged.
+    fn scan_tagged<'a>(&'a self, _aws: &'a Aws, _project: &'a str, _known: &'a HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// For a kind that lives inside another resource: which, and where its id is.
+    fn parent(&self) -> Option<Parent> {
+        None
+    }
+
+    /// Every resource of this kind inside the parent `parent_id`, with the
+    /// parent's id among the attributes; `None` when the parent is gone.
+    fn list_in<'a>(&'a self, _aws: &'a Aws, _parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// What identifies a resource of this kind inside its parent (a route
+    /// key, a name); the same value for every one of a kind a parent has once.
+    fn natural_key(&self, _attrs: &Attrs) -> Option<String> {
+        None
+    }
+
+    /// The address shown for a resource of this kind found in the parent at
+    /// `parent` that the state does not record.
+    fn unmanaged_address(&self, parent: &str, id: &str, attrs: &Attrs) -> String {
+        let name = parent.split_once('.').map(|(_, n)| n).unwrap_or(parent);
+        let label = self.natural_key(attrs).filter(|k| !k.is_empty()).unwrap_or_else(|| id.to_string());
+        format!("{}.{name}[\"{label}\"]", self.kind())
+    }
+
+    /// Kinds whose updates and deletes must finish before a resource of this
+    /// kind that the state does not record is deleted (AWS refuses to delete
+    /// what they still use).
+    fn delete_waits_on(&self) -> &'static [Kind] {
+        &[]
+    }
+
+    /// Attributes an import needs besides the id, from the spec.
+    fn import_attrs(&self, _spec: &Spec, _node: &Node) -> Attrs {
+        Attrs::new()
+    }
+
+    /// Values looked up before planning that a resource found in AWS pins
+    /// (an adopted instance keeps the AMI it runs).
+    fn pin(&self, _address: &str, _found: &Known, _lookups: &mut Lookups) {}
+}

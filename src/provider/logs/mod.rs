@@ -1,0 +1,3 @@
+//! CloudWatch Logs: log groups.
+
+pub(crate) mod log_group;

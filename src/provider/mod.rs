@@ -1,0 +1,163 @@
+//! The provider: every resource kind behind one trait ([`ResourceKind`]),
+//! listed once in [`KINDS`]; one folder per AWS service, whose `mod.rs` holds
+//! what its kinds share (tags, paging, finders). Adding a kind is its own
+//! file and one line in [`KINDS`].
+
+pub(crate) mod apigw;
+pub(crate) mod aws;
+pub(crate) mod common;
+pub(crate) mod ec2;
+pub(crate) mod iam;
+pub(crate) mod kind;
+pub(crate) mod logs;
+pub(crate) mod stats;
+
+pub(crate) use common::{Env, ReadItem};
+pub(crate) use kind::{Parent, ResourceKind};
+
+/// Every kind gwctl manages, in the order a reader meets them in a spec.
+pub(crate) static KINDS: &[&dyn ResourceKind] = &[
+    &iam::role::Role,
+    &iam::instance_profile::InstanceProfile,
+    &ec2::security_group::SecurityGroup,
+    &ec2::instance::Instance,
+    &logs::log_group::LogGroup,
+    &apigw::api::Api,
+    &apigw::authorizer::Authorizer,
+    &apigw::integration::Integration,
+    &apigw::route::Route,
+    &apigw::stage::Stage,
+];
+
+/// The implementation of `kind`. Every [`Kind`] has one (a unit test checks).
+pub(crate) fn of(kind: Kind) -> &'static dyn ResourceKind {
+    KINDS.iter().copied().find(|k| k.kind() == kind).unwrap_or_else(|| unreachable!("{kind} is missing from provider::KINDS"))
+}
+
+/// The kinds that live inside a resource of another kind.
+pub(crate) fn child_kinds() -> impl Iterator<Item = (&'static dyn ResourceKind, Parent)> {
+    KINDS.iter().copied().filter_map(|k| k.parent().map(|p| (k, p)))
+}
+
+/// Whether resources of `kind` contain others (an API).
+pub(crate) fn is_parent(kind: Kind) -> bool {
+    child_kinds().any(|(_, p)| p.kind == kind)
+}
+
+use std::collections::HashMap;
+
+
+use crate::provider::aws::{Aws, AwsError};
+use crate::graph::Node;
+use crate::model::{made_for, s, Attrs, Kind, Known, Lookups};
+use crate::spec::Spec;
+
+/// The attributes whose change makes AWS need a new resource.
+pub(crate) fn force_new(kind: Kind) -> &'static [&'static str] {
+    of(kind).force_new()
+}
+
+/// The attributes the spec wants for `node`.
+pub(crate) fn desired(env: &Env, node: &Node) -> Attrs {
+    of(node.kind).desired(env, node)
+}
+
+/// Creates the resource and returns its id and attributes as read back.
+/// `token` is the idempotency token recorded in the state before the call.
+pub(crate) async fn create(aws: &Aws, kind: Kind, address: &str, want: &Attrs, token: &str) -> Result<Known, AwsError> {
+    of(kind).create(aws, address, want, token).await
+}
+
+/// Finds the live resource this project made for `address` that the state
+/// does not record (a lost state file, `gwctl state rm`, a run killed before
+/// it saved): by name or tags, and only if both gwctl tags say it is this
+/// address of this project. Kinds inside a parent are matched by natural key
+/// in the planner instead (they take no tags).
+pub(crate) async fn find(aws: &Aws, kind: Kind, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let found = of(kind).find(aws, address, want).await?;
+    Ok(found.filter(|k| made_for(&k.attrs, want)))
+}
+
+/// Reads many resources of one kind in as few calls as the API allows.
+/// A resource that no longer exists maps to `None`.
+pub(crate) async fn read(aws: &Aws, kind: Kind, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    if items.is_empty() {
+        return Ok(HashMap::new());
+    }
+    of(kind).read(aws, items).await
+}
+
+/// Changes the resource in place from `before` to `after`; returns the
+/// attributes as read back.
+pub(crate) async fn update(aws: &Aws, kind: Kind, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    of(kind).update(aws, id, before, after).await
+}
+
+/// Deletes the resource; one already gone counts as deleted.
+pub(crate) async fn delete(aws: &Aws, kind: Kind, id: &str, attrs: &Attrs) -> Result<(), AwsError> {
+    match of(kind).delete(aws, id, attrs).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// Looks up the values desired attributes need from AWS: the default VPC for
+/// security groups the spec gives no `vpc_id` (asked only when such a group
+/// is to be created; an existing group keeps the VPC it was made in) and AMIs
+/// named by SSM parameters. An AMI resolved before is pinned: while the spec
+/// names the same source, the recorded id is used, so a new AMI release does
+/// not replace the instance.
+pub async fn lookups(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Result<Lookups, AwsError> {
+    let mut vpcs = HashMap::new();
+    let mut need_default = Vec::new();
+    for (name, group) in &spec.security_groups {
+        if group.vpc_id.is_some() {
+            continue;
+        }
+        let address = crate::graph::address::security_group(name);
+        match state.get(&address).map(|r| s(&r.attributes, "vpc_id")).filter(|v| !v.is_empty()) {
+            Some(vpc) => {
+                vpcs.insert(address, vpc.to_string());
+            }
+            None => need_default.push(address),
+        }
+    }
+    let vpc = async {
+        if need_default.is_empty() {
+            Ok(None)
+        } else {
+            ec2::default_vpc(aws).await.map(Some)
+        }
+    };
+    let amis = ec2::instance::resolve_amis(aws, spec, state);
+    let (vpc, amis) = futures::join!(vpc, amis);
+    if let Some(default) = vpc? {
+        vpcs.extend(need_default.into_iter().map(|a| (a, default.clone())));
+    }
+    Ok(Lookups { vpcs, amis: amis? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_registered_once() {
+        let all = [
+            Kind::IamRole,
+            Kind::InstanceProfile,
+            Kind::SecurityGroup,
+            Kind::Instance,
+            Kind::LogGroup,
+            Kind::Api,
+            Kind::Authorizer,
+            Kind::Integration,
+            Kind::Route,
+            Kind::Stage,
+        ];
+        for kind in all {
+            assert_eq!(KINDS.iter().filter(|k| k.kind() == kind).count(), 1, "{kind}");
+        }
+        assert_eq!(KINDS.len(), all.len());
+    }
+}
