@@ -22,12 +22,19 @@ pub enum Error {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error(
-        "refusing to plan: {} belong(s) to another project ({}), not {project}; nothing was changed.\n  \
-         The state file names resources another stack owns: check --state, or remove them with `gwctl state rm`",
-        resources.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", "),
-        resources.iter().map(|(_, p)| format!("gwctl:project = {p}")).collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+        "refusing to plan: {} not provably project {project}'s; nothing was changed.\n  \
+         gwctl changes or deletes only what carries gwctl:project = {project}. Check --state (it names resources \
+         another stack owns?), or `gwctl state rm` what this project must not touch",
+        resources.iter().map(|(a, p)| if p == crate::engine::plan::UNTAGGED { format!("{a} ({p})") } else { format!("{a} (gwctl:project = {p})") }).collect::<Vec<_>>().join(", ")
     )]
     NotOurs { project: String, resources: Vec<(String, String)> },
+    #[error(
+        "refusing to destroy: AWS has resources this project made that the state does not record: {}.\n  \
+         Destroy deletes only what the state records, dependents first. Run `gwctl apply --refresh-only` to adopt \
+         them into the state, then `gwctl destroy`",
+        found.join(", ")
+    )]
+    Unrecorded { found: Vec<String> },
     #[error("{failed} operation(s) failed; the state records what was done")]
     ApplyFailed { failed: usize },
 }

@@ -51,10 +51,20 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
     if refresh_only {
         return accept_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state, auto_approve).await;
     }
+    if mode == Mode::Destroy && !refreshed.adopted.is_empty() {
+        let mut found: Vec<String> = refreshed.adopted.iter().map(|(a, k)| format!("{a} ({})", k.id)).collect();
+        found.sort();
+        return Err(Error::Unrecorded { found });
+    }
+    if mode == Mode::Destroy && !plan.has_changes() {
+        println!("Nothing to destroy: the state records no resource that AWS still has.");
+        crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, false, &mut store, &mut state)?;
+        return Ok(0);
+    }
     print!("{}", render::human_styled(&plan, render::Style::for_stdout()));
     if !plan.has_changes() {
         // Nothing to change in AWS; the state still records what was read.
-        crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state)?;
+        crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, false, &mut store, &mut state)?;
         return Ok(0);
     }
     if !auto_approve {
@@ -63,7 +73,7 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
             _ = crate::engine::apply::interrupt() => return Ok(interrupted_before_changes()),
         }
     }
-    crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state)?;
+    crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, false, &mut store, &mut state)?;
     println!();
     let started = Instant::now();
     let live = std::io::stdout().is_terminal() && !g.no_progress && std::env::var("TERM").map_or(true, |t| t != "dumb");
@@ -193,7 +203,7 @@ async fn accept_refresh(
             _ = crate::engine::apply::interrupt() => return Ok(interrupted_before_changes()),
         }
     }
-    let changed = crate::engine::apply::record_refresh(plan, nodes, live, store, state)?;
+    let changed = crate::engine::apply::record_refresh(plan, nodes, live, true, store, state)?;
     println!("\nRefresh complete: {changed} state entr{} updated; AWS was not changed.", if changed == 1 { "y" } else { "ies" });
     Ok(0)
 }

@@ -174,18 +174,18 @@ pub async fn refresh(aws: &Aws, spec: &Spec, nodes: &[Node], state: &State, mode
     let (refreshed, lookups) = futures::join!(crate::engine::refresh::refresh(aws, state), lookups);
     let (refreshed, mut lookups) = (refreshed?, lookups?);
     let mut unmanaged = refreshed.unmanaged;
-    let mut adopted = HashMap::new();
-    if mode == Mode::Normal {
-        let found = crate::engine::refresh::discover(aws, spec, nodes, state, &refreshed.live, &lookups).await?;
-        // What an adopted resource pins (an instance its AMI), as a recorded one does.
-        for node in nodes {
-            if let Some(k) = found.found.get(&node.address) {
-                provider::of(node.kind).pin(&node.address, k, &mut lookups);
-            }
+    // Declared resources the state lacks: adopted by a plan, refused by a destroy.
+    let found = crate::engine::refresh::discover(aws, spec, nodes, state, &refreshed.live, &lookups).await?;
+    // What an adopted resource pins (an instance its AMI), as a recorded one does.
+    for node in nodes {
+        if let Some(k) = found.found.get(&node.address) {
+            provider::of(node.kind).pin(&node.address, k, &mut lookups);
         }
-        unmanaged.extend(found.children);
-        adopted = found.found;
     }
+    if mode == Mode::Normal {
+        unmanaged.extend(found.children);
+    }
+    let adopted = found.found;
     Ok(Refreshed { live: refreshed.live, unmanaged, lookups, adopted })
 }
 

@@ -50,7 +50,11 @@ pub async fn state(g: &Global, command: StateCommand) -> Result<u8> {
                 let state = super::read_state(g, &spec)?;
                 let r = state.get(&address).ok_or_else(|| not_in_state(&address, &state))?;
                 super::confirm(
-                    &format!("Forget {} ({} {})? The resource stays in AWS; gwctl will no longer manage it.", r.address, r.kind, r.id),
+                    &format!(
+                        "Forget {} ({} {})? The resource stays in AWS. While the spec declares {}, the next apply adopts it again; \
+                         remove it from the spec to stop managing it.",
+                        r.address, r.kind, r.id, r.address
+                    ),
                     "pass --auto-approve",
                 )?;
             }

@@ -158,12 +158,23 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
 ///   (deleted outside gwctl, or by a run killed before it saved);
 /// - resources the plan adopts (found in AWS for a declared address) are
 ///   recorded, so the operations that follow treat them as existing;
-/// - every other entry takes the attributes just read, so the state records
-///   what AWS has even when the plan is empty, and `drift` compares against
-///   that rather than against values AWS and the spec have both left.
+/// - every entry the plan leaves as it is takes the attributes just read, so
+///   the state records what AWS has even when the plan is empty, and `drift`
+///   compares against that rather than against values AWS and the spec have
+///   both left. An entry about to be updated or replaced keeps what was last
+///   applied until its operation records the result: if that fails, `drift`
+///   still reports the difference. With `accept_all` (`apply --refresh-only`,
+///   which changes nothing in AWS) every entry takes what was read.
 ///
 /// Returns how many entries changed.
-pub fn record_refresh(plan: &Plan, nodes: &[Node], live: &HashMap<String, Option<Attrs>>, store: &mut Store, state: &mut State) -> Result<usize, StateError> {
+pub fn record_refresh(
+    plan: &Plan,
+    nodes: &[Node],
+    live: &HashMap<String, Option<Attrs>>,
+    accept_all: bool,
+    store: &mut Store,
+    state: &mut State,
+) -> Result<usize, StateError> {
     let mut changed = 0;
     let gone: Vec<String> = state
         .resources
@@ -177,6 +188,10 @@ pub fn record_refresh(plan: &Plan, nodes: &[Node], live: &HashMap<String, Option
         changed += 1;
     }
     for r in &mut state.resources {
+        let changing = plan.get(&r.address).is_some_and(|c| matches!(c.action, Action::Update | Action::Replace));
+        if changing && !accept_all {
+            continue;
+        }
         if let Some(Some(attrs)) = live.get(&r.address) {
             let attrs = public(attrs.clone());
             if r.attributes != attrs {

@@ -231,10 +231,16 @@ pub(crate) fn delete_order(state: &State) -> Vec<String> {
     order
 }
 
-/// Changes that would touch a live resource whose `gwctl:project` tag names
-/// another project (for API children, which take no tags: whose API does),
-/// as (address, that project). gwctl refuses a plan with any (design.md §6):
-/// a wrong or hand-edited state file must never reach another stack.
+/// Changes that would touch a live resource that is not provably this
+/// project's, as (address, whose it is): one whose `gwctl:project` tag names
+/// another project (for kinds inside a parent, which take no tags: whose
+/// parent's does), one without the tag that would be deleted or replaced
+/// (an update adds the tags to what was imported), and a create inside a
+/// parent of another project. gwctl refuses a plan with any (design.md §6): a
+/// wrong or hand-edited state file must never reach another stack.
+/// How [`foreign`] names the owner of a resource without a `gwctl:project` tag.
+pub(crate) const UNTAGGED: &str = "no gwctl:project tag";
+
 pub fn foreign(plan: &Plan, state: &State, live: &HashMap<String, Option<Attrs>>, project: &str) -> Vec<(String, String)> {
     let attrs_of = |address: &str| live.get(address).and_then(Option::as_ref);
     // The owner of each parent (an API) by id: its children belong to it.
@@ -244,19 +250,34 @@ pub fn foreign(plan: &Plan, state: &State, live: &HashMap<String, Option<Attrs>>
         .filter(|r| provider::is_parent(r.kind))
         .filter_map(|r| Some(((r.kind, r.id.as_str()), crate::model::project_tag(attrs_of(&r.address)?)?)))
         .collect();
-    plan.changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Update | Action::Replace | Action::Delete))
-        .filter_map(|c| {
-            let attrs = attrs_of(&c.address).or(c.target.as_ref().map(|t| &t.attrs))?;
-            let via_parent = || {
+    let owner_via_parent = |kind: Kind, attrs: &Attrs| {
+        let parent = provider::of(kind).parent()?;
+        parent_owner.get(&(parent.kind, crate::model::s(attrs, parent.id_attr))).copied()
+    };
+    let mut out = Vec::new();
+    for c in &plan.changes {
+        let whose = match c.action {
+            Action::NoOp => None,
+            // A create inside a parent: the parent's owner (an id, once the parent exists).
+            Action::Create => c.diff.iter().find_map(|d| {
                 let parent = provider::of(c.kind).parent()?;
-                parent_owner.get(&(parent.kind, crate::model::s(attrs, parent.id_attr))).copied()
-            };
-            let owner = crate::model::project_tag(attrs).or_else(via_parent)?;
-            (owner != project).then(|| (c.address.clone(), owner.to_string()))
-        })
-        .collect()
+                let id = d.after.as_ref().filter(|_| d.path == parent.id_attr)?.as_str()?;
+                parent_owner.get(&(parent.kind, id)).copied()
+            }),
+            Action::Update | Action::Replace | Action::Delete => {
+                let Some(attrs) = attrs_of(&c.address).or(c.target.as_ref().map(|t| &t.attrs)) else { continue };
+                match crate::model::project_tag(attrs).or_else(|| owner_via_parent(c.kind, attrs)) {
+                    Some(owner) => Some(owner),
+                    None if c.action != Action::Update && provider::of(c.kind).parent().is_none() => Some(UNTAGGED),
+                    None => None,
+                }
+            }
+        };
+        if let Some(owner) = whose.filter(|o| *o != project) {
+            out.push((c.address.clone(), owner.to_string()));
+        }
+    }
+    out
 }
 
 /// Whether unmanaged `u` is the child that `node` declares (`want`): same
@@ -411,6 +432,10 @@ mod tests {
         assert_eq!(foreign(&change(Action::Delete), &state, &live, "mine"), vec![("log_group.a".to_string(), "other".to_string())]);
         assert!(foreign(&change(Action::NoOp), &state, &live, "mine").is_empty(), "reading is not touching");
         assert!(foreign(&change(Action::Delete), &state, &live, "other").is_empty());
+        // Without the tag (imported): an update adds the tags; a delete is refused.
+        let untagged: HashMap<String, Option<Attrs>> = [("log_group.a".to_string(), Some(attrs(json!({"retention_days": 30}))))].into_iter().collect();
+        assert!(foreign(&change(Action::Update), &state, &untagged, "mine").is_empty());
+        assert_eq!(foreign(&change(Action::Delete), &state, &untagged, "mine"), vec![("log_group.a".to_string(), UNTAGGED.to_string())]);
     }
 
     #[test]

@@ -149,9 +149,17 @@ pub async fn discover(
         .filter(|n| provider::is_parent(n.kind))
         .filter_map(|n| found.get(&n.address).map(|k| (k.id.clone(), ParentAt { kind: n.kind, address: Some(n.address.clone()) })))
         .collect();
-    let recorded: HashSet<&str> = state.resources.iter().map(|r| r.id.as_str()).collect();
+    // Children the state records (of a parent it forgot) are matched there, not adopted again.
+    let recorded: HashSet<(Kind, &str, &str)> = state
+        .resources
+        .iter()
+        .filter_map(|r| Some((r.kind, s(&r.attributes, provider::of(r.kind).parent()?.id_attr), r.id.as_str())))
+        .collect();
     let mut children = unmanaged(list_children(aws, &parents).await?, &parents);
-    children.retain(|u| !recorded.contains(u.id.as_str()));
+    children.retain(|u| {
+        let parent_id = provider::of(u.kind).parent().map(|p| s(&u.attrs, p.id_attr)).unwrap_or_default();
+        !recorded.contains(&(u.kind, parent_id, u.id.as_str()))
+    });
     Ok(Discovered { found, children })
 }
 

@@ -169,7 +169,7 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
                     .to_string(),
             );
         }
-        let text = first_line(&cause.to_string()).to_string();
+        let text = without_debug(first_line(&cause.to_string()));
         if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
@@ -191,6 +191,20 @@ fn unreachable_hint() -> String {
         _ => "could not reach AWS: check the network (and the proxy, if one is needed), \
               or set AWS_ENDPOINT_URL to the endpoint to use"
             .to_string(),
+    }
+}
+
+/// An error text without the Debug form some SDK errors embed (an answer
+/// the SDK could not model, e.g. a 5xx without an error code, reads
+/// `unhandled error: Error { message: "…" }`): its message, or nothing.
+fn without_debug(text: &str) -> String {
+    let Some(at) = text.find("Error {") else { return text.to_string() };
+    let head = text[..at].trim_end().trim_end_matches(':').trim_end();
+    let message = text[at..].split_once("message: \"").and_then(|(_, rest)| rest.split_once('"')).map(|(m, _)| m);
+    match (head.is_empty(), message) {
+        (_, Some(m)) if head.is_empty() => m.to_string(),
+        (_, Some(m)) => format!("{head}: {m}"),
+        (_, None) => head.to_string(),
     }
 }
 
@@ -238,6 +252,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_forms_inside_error_texts_become_their_message() {
+        assert_eq!(without_debug("unhandled error: Error { message: \"Internal server error\" }"), "unhandled error: Internal server error");
+        assert_eq!(without_debug("service error"), "service error");
+        assert_eq!(without_debug("unhandled error: Error { code: None }"), "unhandled error");
+    }
 
     #[derive(Debug)]
     struct Layer(&'static str, Option<Box<Layer>>);

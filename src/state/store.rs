@@ -44,7 +44,8 @@ pub enum StateError {
     Lineage { path: PathBuf, expected: String, found: String },
     #[error(
         "state file {} belongs to {what} {found}, but the spec says {what} {expected}; refusing to use it before any AWS call.\n  \
-         Point --state at {expected}'s own state file (default state/<project>.json beside the spec), or fix [project] in the spec",
+         Point --state at the state file of this spec's stack (default state/<project>.json beside the spec), \
+         or fix [project] {what} in the spec",
         path.display()
     )]
     OtherStack { path: PathBuf, what: &'static str, found: String, expected: String },
@@ -91,17 +92,25 @@ impl LockInfo {
         )
     }
 
-    /// Whether the holder is provably gone: a process of this host whose pid
-    /// is not running, or is running a process that started at another time.
+    /// Whether the holder is provably gone: a process of this host and of
+    /// this pid namespace (containers sharing a hostname and a state volume
+    /// do not see each other's pids) whose pid is not running, has exited
+    /// and waits to be reaped (a zombie), or runs a process that started at
+    /// another time.
     pub fn holder_is_dead(&self) -> bool {
         if self.host != hostname() {
+            return false;
+        }
+        let recorded = self.started.as_deref().and_then(Identity::parse);
+        if recorded.as_ref().is_some_and(|r| Some(r.pid_ns.as_str()) != pid_namespace().as_deref()) {
             return false;
         }
         if !pid_alive(self.pid) {
             return true;
         }
-        match (&self.started, process_start(self.pid)) {
-            (Some(recorded), Some(now)) => *recorded != now,
+        match (recorded, process_identity(self.pid)) {
+            (_, Some(now)) if now.exited => true,
+            (Some(recorded), Some(now)) => recorded.boot != now.boot || recorded.start != now.start,
             _ => false,
         }
     }
@@ -118,15 +127,47 @@ impl LockInfo {
     }
 }
 
-/// A process's identity beyond its pid on Linux: the boot it runs in and its
-/// start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
-fn process_start(pid: u32) -> Option<String> {
+/// A process's identity beyond its pid on Linux: the boot it runs in, the
+/// pid namespace its pid is counted in, its start time in clock ticks since
+/// boot (field 22 of `/proc/<pid>/stat`), and whether it has exited.
+#[derive(Debug, PartialEq)]
+struct Identity {
+    boot: String,
+    pid_ns: String,
+    start: String,
+    exited: bool,
+}
+
+impl Identity {
+    /// As recorded in a lock: `boot|pid namespace|start`.
+    fn parse(text: &str) -> Option<Identity> {
+        let mut parts = text.split('|');
+        let (boot, pid_ns, start) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Identity { boot: boot.into(), pid_ns: pid_ns.into(), start: start.into(), exited: false })
+    }
+
+    fn record(&self) -> String {
+        format!("{}|{}|{}", self.boot, self.pid_ns, self.start)
+    }
+}
+
+fn pid_namespace() -> Option<String> {
+    fs::read_link("/proc/self/ns/pid").ok().map(|p| p.to_string_lossy().into_owned())
+}
+
+fn process_identity(pid: u32) -> Option<Identity> {
     let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    let after_name = stat.get(stat.rfind(')')? + 1..)?;
-    let start = after_name.split_whitespace().nth(19)?;
-    Some(format!("{}:{start}", boot.trim()))
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?;
+    let start = fields.nth(18)?;
+    Some(Identity { boot: boot.trim().into(), pid_ns: pid_namespace()?, start: start.into(), exited: matches!(state, "Z" | "X") })
+}
+
+/// This process's identity, as a lock records it.
+fn process_start(pid: u32) -> Option<String> {
+    process_identity(pid).map(|i| i.record())
 }
 
 /// Removes the lock at `lock_path` if it is still `dead`'s. Several
@@ -292,6 +333,7 @@ impl Store {
             lineage: None,
             written: None,
         };
+        remove_stale_temps(path);
         let state = read(path)?.unwrap_or_default();
         store.lineage = Some(state.lineage.clone());
         Ok((store, state))
@@ -385,6 +427,23 @@ pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, StateError>
     }
     fs::remove_file(&path).map_err(|source| StateError::Write { path: path.clone(), source })?;
     Ok(current)
+}
+
+/// Removes the temp files of state and backup writes that a killed holder
+/// left (`<file>.<pid>.<id>.tmp`, `<file>.backup.<pid>.tmp`). Called with the
+/// lock held: only the holder writes them. The temp files of runs waiting for
+/// the lock (`<file>.lock.*.tmp`) are theirs and stay.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().map(|n| n.to_string_lossy().into_owned())) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let ours = file.strip_prefix(&format!("{name}.")).is_some_and(|rest| rest.ends_with(".tmp") && !rest.starts_with("lock."));
+        if ours {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Makes `<path>.backup` the version now at `path`. A hard link to it: that
@@ -510,8 +569,23 @@ mod tests {
         assert_eq!(read_lock(&lock_path(&path)).unwrap().pid, std::process::id());
         drop(store);
         // The pid runs, but a process that started at another time.
-        plant_lock(&path, std::process::id(), &hostname(), Some("another-boot:1".into()));
+        let ns = pid_namespace().unwrap();
+        plant_lock(&path, std::process::id(), &hostname(), Some(format!("another-boot|{ns}|1")));
         drop(Store::open(&path, "test", Duration::ZERO).expect("a reused pid's lock is taken over"));
+        // The holder was killed and waits to be reaped (a zombie).
+        let mut zombie = std::process::Command::new("true").spawn().unwrap();
+        let pid = zombie.id();
+        let exited = || process_identity(pid).is_some_and(|i| i.exited);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !exited() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        plant_lock(&path, pid, &hostname(), process_start(pid));
+        drop(Store::open(&path, "test", Duration::ZERO).expect("a zombie's lock is taken over"));
+        zombie.wait().unwrap();
+        // A holder in another pid namespace (another container with this hostname): its pid says nothing here.
+        plant_lock(&path, dead_pid(), &hostname(), Some("boot|pid:[1]|1".into()));
+        assert!(matches!(Store::open(&path, "test", Duration::ZERO), Err(StateError::Locked { .. })));
         // The holder is alive: refused.
         plant_lock(&path, std::process::id(), &hostname(), process_start(std::process::id()));
         assert!(matches!(Store::open(&path, "test", Duration::ZERO), Err(StateError::Locked { .. })));
@@ -521,6 +595,20 @@ mod tests {
             Err(StateError::Locked { holder, .. }) => assert_eq!(holder.host, "some-other-host"),
             other => panic!("expected Locked, got {:?}", other.map(|_| ())),
         }
+    }
+
+    #[test]
+    fn temp_files_a_killed_writer_left_are_removed_by_the_next_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        let stale = [dir.path().join("p.json.4242.0123abcd.tmp"), dir.path().join("p.json.backup.4242.tmp")];
+        let waiting = dir.path().join("p.json.lock.4343.0123abcd.tmp");
+        for f in stale.iter().chain([&waiting]) {
+            fs::write(f, "x").unwrap();
+        }
+        let (_store, _) = Store::open(&path, "test", Duration::ZERO).unwrap();
+        assert!(stale.iter().all(|f| !f.exists()));
+        assert!(waiting.exists(), "a waiting run's lock temp file is left alone");
     }
 
     #[test]

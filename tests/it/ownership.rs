@@ -3,7 +3,7 @@
 //! behind AWS, and create calls whose answers were lost. Every outcome is
 //! read back from the emulator with the SDK.
 
-use super::{count, project_spec, state_path, ONE_OF_EACH};
+use super::{count, project_spec, state_path, NOTHING, ONE_OF_EACH};
 use crate::common::*;
 use aws_sdk_ec2::types::Filter;
 use serde_json::json;
@@ -53,7 +53,7 @@ async fn another_projects_state_is_refused_before_any_aws_call_and_its_stack_is_
     std::fs::write(&forged, doc.to_string()).unwrap();
     let run = ours.run(&["--state", forged.to_str().unwrap(), "apply", "--auto-approve"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("belong(s) to another project (gwctl:project = p300)"), "{}", run.stderr);
+    assert!(run.stderr.contains("refusing to plan") && run.stderr.contains("(gwctl:project = p300)"), "{}", run.stderr);
     assert_eq!(count(&sdk, "p300").await, ONE_OF_EACH, "p300's stack is whole");
     let api = id_in(&before, "api.main");
     assert_eq!(sdk.apigw.get_api().api_id(&api).send().await.unwrap().name(), Some("p300"), "p300's API was not renamed");
@@ -178,7 +178,9 @@ async fn lost_answers_to_creates_neither_fail_the_run_nor_leave_duplicates() {
     let emu = Emulator::start();
     let ops = [
         "ec2:CreateSecurityGroup",
+        "ec2:AuthorizeSecurityGroupIngress",
         "iam:CreateInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
         "logs:CreateLogGroup",
         "apigateway:POST /v2/apis/{id}/authorizers",
         "apigateway:POST /v2/apis/{id}/integrations",
@@ -198,4 +200,52 @@ async fn lost_answers_to_creates_neither_fail_the_run_nor_leave_duplicates() {
     assert_eq!(count(&sdk, "job-work-planner").await, ONE_OF_EACH, "no second authorizer, integration, route, stage or group");
     w.expect(&["plan", "--detailed-exitcode"], 0);
     w.expect(&["drift"], 0);
+}
+
+#[tokio::test]
+async fn an_adopted_instance_is_compared_with_the_ami_id_the_spec_names() {
+    let emu = Emulator::start();
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let ami_line = w.spec().lines().find(|l| l.starts_with("ami ")).unwrap().to_string();
+    w.edit_spec(&ami_line, "ami             = \"ami-1e749f67\"");
+    w.expect(&["state", "rm", "instance.backend", "--auto-approve"], 0);
+    let plan = w.plan_json();
+    let instance = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "instance.backend").unwrap().clone();
+    assert_eq!(instance["action"], "replace", "the AMI the spec names now differs from the one running: {instance}");
+    assert!(instance["adopt"].is_object(), "{instance}");
+}
+
+#[tokio::test]
+async fn a_failed_update_leaves_the_difference_for_drift_to_report() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    sdk.logs.put_retention_policy().log_group_name("/aws/apigateway/job-work-planner").retention_in_days(7).send().await.unwrap();
+    emu.configure(json!({"faults": [{"operation": "logs:PutRetentionPolicy", "error": "5xx", "count": 1000}]}));
+    w.expect(&["apply", "--auto-approve"], 1);
+    let drift = w.run(&["drift"]);
+    assert_eq!(drift.code, 2, "the console change is still reported: {}", drift.stdout);
+    assert!(drift.stdout.contains("retention_days: 30 (applied) -> 7 (live)"), "{}", drift.stdout);
+}
+
+#[tokio::test]
+async fn destroy_with_a_lost_state_refuses_until_the_stack_is_adopted() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    for entry in std::fs::read_dir(w.path().join("state")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let run = w.expect(&["destroy", "--auto-approve"], 1);
+    assert!(run.stderr.contains("refusing to destroy") && run.stderr.contains("gwctl apply --refresh-only"), "{}", run.stderr);
+    assert_eq!(count(&sdk, "job-work-planner").await, ONE_OF_EACH, "nothing was deleted");
+    let run = w.expect(&["apply", "--refresh-only", "--auto-approve"], 0);
+    assert!(run.stdout.contains("will be adopted into the state"), "{}", run.stdout);
+    w.expect(&["destroy", "--auto-approve"], 0);
+    assert_eq!(count(&sdk, "job-work-planner").await, NOTHING);
+    let again = w.expect(&["destroy", "--auto-approve"], 0);
+    assert!(again.stdout.contains("Nothing to destroy"), "{}", again.stdout);
 }

@@ -177,9 +177,15 @@ impl ResourceKind for Integration {
         Box::pin(async move { Ok(in_api(list(aws, parent_id).await?, parent_id)) })
     }
 
-    /// An API has one integration: any one found is the one declared.
-    fn natural_key(&self, _attrs: &Attrs) -> Option<String> {
-        Some(String::new())
+    /// An integration is recognised by its target: the backend's address.
+    fn natural_key(&self, attrs: &Attrs) -> Option<String> {
+        attrs.get("uri").filter(|v| !is_unknown(v)).and_then(Value::as_str).map(str::to_string)
+    }
+
+    /// Named by id: its target may be long, or anyone's.
+    fn unmanaged_address(&self, parent: &str, id: &str, _attrs: &Attrs) -> String {
+        let name = parent.split_once('.').map(|(_, n)| n).unwrap_or(parent);
+        format!("integration.{name}[\"{id}\"]")
     }
 
     /// API Gateway refuses to delete what a route still uses.

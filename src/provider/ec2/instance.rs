@@ -476,9 +476,13 @@ impl ResourceKind for Instance {
         attrs
     }
 
-    /// An adopted instance keeps the AMI it runs: a newer AMI behind the same
-    /// SSM parameter does not replace it.
+    /// An adopted instance keeps the AMI it runs when the spec names an SSM
+    /// parameter: a newer AMI behind it does not replace the instance, as for
+    /// a recorded one. An AMI id the spec names is compared as it is.
     fn pin(&self, address: &str, found: &Known, lookups: &mut Lookups) {
+        if !s(&found.attrs, "ami_source").starts_with("ssm:") {
+            return;
+        }
         if let (Some(ami), Some(pinned)) = (found.attrs.get("ami").and_then(Value::as_str), lookups.amis.get_mut(address)) {
             *pinned = ami.to_string();
         }

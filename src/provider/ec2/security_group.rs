@@ -51,7 +51,7 @@ fn rules_value(mut rules: Vec<Rule>) -> Value {
 pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
     let name = s(want, "name");
     let vpc = s(want, "vpc_id");
-    if let Some((id, existing)) = find_adoptable(aws, address, name, vpc).await? {
+    if let Some((id, existing)) = find_adoptable(aws, address, want).await? {
         let attrs = update(aws, &id, &existing, want).await?;
         return Ok(Known { id, attrs });
     }
@@ -69,7 +69,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
         Ok(out) => out,
         // The SDK retried a call whose answer was lost after EC2 had made the
         // group: it exists now, with this address's tags.
-        Err(e) if e.is("InvalidGroup.Duplicate") => match find_adoptable(aws, address, name, vpc).await? {
+        Err(e) if e.is("InvalidGroup.Duplicate") => match find_adoptable(aws, address, want).await? {
             Some((id, existing)) => {
                 let attrs = update(aws, &id, &existing, want).await?;
                 return Ok(Known { id, attrs });
@@ -84,8 +84,10 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
     Ok(Known { id, attrs })
 }
 
-/// A group of this name in this VPC made by an interrupted run of this stack.
-async fn find_adoptable(aws: &Aws, address: &str, name: &str, vpc: &str) -> Result<Option<(String, Attrs)>, AwsError> {
+/// A group of this name in this VPC made by an interrupted run of this
+/// stack for this address (both gwctl tags); another one is refused.
+async fn find_adoptable(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<(String, Attrs)>, AwsError> {
+    let (name, vpc) = (s(want, "name"), s(want, "vpc_id"));
     let out = aws
         .ec2
         .describe_security_groups()
@@ -95,14 +97,9 @@ async fn find_adoptable(aws: &Aws, address: &str, name: &str, vpc: &str) -> Resu
         .await
         .map_err(err("ec2:DescribeSecurityGroups"))?;
     let Some(group) = out.security_groups().first() else { return Ok(None) };
-    let ours = group.tags().iter().any(|t| t.key() == Some("gwctl:address") && t.value() == Some(address));
-    if !ours {
-        return Err(AwsError::other(
-            "ec2:CreateSecurityGroup",
-            format!("a security group named {name} already exists in {vpc} and is not managed by {address}"),
-        ));
-    }
-    Ok(Some((group.group_id().unwrap_or_default().to_string(), observed(group))))
+    let existing = observed(group);
+    check_adoptable(&existing, want, "ec2:CreateSecurityGroup", &format!("a security group named {name} in {vpc}"), address)?;
+    Ok(Some((group.group_id().unwrap_or_default().to_string(), existing)))
 }
 
 /// The group tagged for this project and address, if there is one.
@@ -234,10 +231,16 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
         let revoke: Vec<IpPermission> = old.iter().filter(|r| !new.contains(r)).map(permission).collect();
         let ingress = direction == "ingress";
         if !add.is_empty() {
-            if ingress {
-                aws.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(add)).send().await.map_err(err("ec2:AuthorizeSecurityGroupIngress"))?;
+            let added = if ingress {
+                aws.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(add)).send().await.map(|_| ()).map_err(err("ec2:AuthorizeSecurityGroupIngress"))
             } else {
-                aws.ec2.authorize_security_group_egress().group_id(id).set_ip_permissions(Some(add)).send().await.map_err(err("ec2:AuthorizeSecurityGroupEgress"))?;
+                aws.ec2.authorize_security_group_egress().group_id(id).set_ip_permissions(Some(add)).send().await.map(|_| ()).map_err(err("ec2:AuthorizeSecurityGroupEgress"))
+            };
+            // The rule is there already: the SDK retried a call whose answer was
+            // lost after EC2 had added it. The read-back below shows the rules.
+            match added {
+                Err(e) if !e.is("InvalidPermission.Duplicate") => return Err(e),
+                _ => {}
             }
         }
         if !revoke.is_empty() {

@@ -75,7 +75,15 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             aws.iam.remove_role_from_instance_profile().instance_profile_name(id).role_name(old).send().await.map_err(err("iam:RemoveRoleFromInstanceProfile"))?;
         }
         if let Some(new) = after.get("role").and_then(|v| v.as_str()) {
-            aws.iam.add_role_to_instance_profile().instance_profile_name(id).role_name(new).send().await.map_err(err("iam:AddRoleToInstanceProfile"))?;
+            let added = aws.iam.add_role_to_instance_profile().instance_profile_name(id).role_name(new).send().await.map_err(err("iam:AddRoleToInstanceProfile"));
+            // A profile holds one role: LimitExceeded after the SDK retried a call
+            // whose answer was lost means the role is in it already, if it is this one.
+            if let Err(e) = added {
+                let holds = e.is("LimitExceeded") && read_one(aws, id).await?.is_some_and(|p| s(&p, "role") == new);
+                if !holds {
+                    return Err(e);
+                }
+            }
         }
     }
     let (set, unset) = map_delta(before, after, "tags");
