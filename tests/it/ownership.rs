@@ -1,9 +1,9 @@
-//! Never touch what is not ours (design.md §6): another project's state,
+//! Never touch what is not ours (docs/design.md §6): another project's state,
 //! a lost state, a forgotten resource, a renamed project, a state that lags
 //! behind AWS, and create calls whose answers were lost. Every outcome is
 //! read back from the emulator with the SDK.
 
-use super::{count, project_spec, state_path, NOTHING, ONE_OF_EACH};
+use crate::safety::{count, project_spec, state_path, NOTHING, ONE_OF_EACH};
 use crate::common::*;
 use aws_sdk_ec2::types::Filter;
 use serde_json::json;

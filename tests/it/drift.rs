@@ -2,9 +2,8 @@
 //! as a person in the console would; exit codes, JSON, the state file left
 //! byte for byte, and plan + apply restoring the spec.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 struct Stack {
     emu: Emulator,

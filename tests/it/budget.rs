@@ -1,9 +1,8 @@
 //! The AWS call budget of a no-op plan, counted at the emulator: at most 15
 //! calls for the seed stack, growing with the number of pages, not routes.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 /// The seed spec with `n` routes in all.

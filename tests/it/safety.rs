@@ -3,23 +3,20 @@
 //! two concurrent applies, and a state replaced underneath an apply. Every
 //! outcome is counted in the emulator with the SDK.
 
-mod common;
-#[path = "it/ownership.rs"]
-mod ownership;
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 /// The seed stack under another project name, so several share one emulator.
-fn project_spec(project: &str) -> String {
+pub(crate) fn project_spec(project: &str) -> String {
     seed_spec().replace("job-work-planner", project)
 }
 
-fn state_path(w: &Workdir, project: &str) -> std::path::PathBuf {
+pub(crate) fn state_path(w: &Workdir, project: &str) -> std::path::PathBuf {
     w.path().join(format!("state/{project}.json"))
 }
 
@@ -43,7 +40,7 @@ fn run_after_kill(w: &Workdir, project: &str, args: &[&str]) -> Run {
 }
 
 #[derive(Debug, PartialEq)]
-struct Count {
+pub(crate) struct Count {
     instances: usize,
     groups: usize,
     roles: usize,
@@ -56,7 +53,7 @@ struct Count {
     stages: usize,
 }
 
-async fn count(sdk: &Sdk, project: &str) -> Count {
+pub(crate) async fn count(sdk: &Sdk, project: &str) -> Count {
     let live = sdk
         .ec2
         .describe_instances()
@@ -106,9 +103,9 @@ async fn count(sdk: &Sdk, project: &str) -> Count {
     Count { instances, groups, roles, profiles, log_groups, apis: apis.len(), routes, integrations, authorizers, stages }
 }
 
-const ONE_OF_EACH: Count =
+pub(crate) const ONE_OF_EACH: Count =
     Count { instances: 1, groups: 1, roles: 1, profiles: 1, log_groups: 1, apis: 1, routes: 6, integrations: 1, authorizers: 1, stages: 1 };
-const NOTHING: Count =
+pub(crate) const NOTHING: Count =
     Count { instances: 0, groups: 0, roles: 0, profiles: 0, log_groups: 0, apis: 0, routes: 0, integrations: 0, authorizers: 0, stages: 0 };
 
 /// Starts `gwctl args`, kills it with SIGKILL after `delay`, and waits for it.

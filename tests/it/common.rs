@@ -1,7 +1,6 @@
 //! Shared test support: the AWS emulator on a free loopback port, a work
 //! folder holding a spec, the real gwctl binary, and SDK clients that read
 //! the emulator directly.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -1,7 +1,7 @@
 //! The spec parser and validator never panic, whatever the input, and every
 //! problem they report points inside the file. Property-based: mutations of
 //! the seed spec plus arbitrary text. Failing cases proptest finds are kept in
-//! tests/fuzz_spec.proptest-regressions and replayed first on every run; the
+//! tests/it/fuzz_spec.proptest-regressions and replayed first on every run; the
 //! hand-picked corpus below is replayed too.
 
 use std::path::Path;

@@ -1,9 +1,8 @@
 //! What people reach for coming from Terraform: saved plans and stale-plan
 //! refusal, state list/show/rm, import, graph, init, completions.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn a_saved_plan_is_applied_exactly_and_a_stale_one_is_refused() {

@@ -2,12 +2,11 @@
 //! re-plan, update in place, replacement, deletion on removal, destroy. Each
 //! result is read back from the emulator with the AWS SDK.
 
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
 use aws_sdk_ec2::types::Filter;
-use common::*;
+use crate::common::*;
 
 const AMI_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2";
 

@@ -1,11 +1,10 @@
 //! Snapshot tests of what a person reads: plan, apply, drift and error
 //! output, compared with tests/snapshots/*.txt after one shared list of
 //! redactions (ids, addresses, times). `GWCTL_UPDATE_SNAPSHOTS=1 cargo test
-//! --test snapshots` rewrites them; review the diff before committing.
+//! --test it snapshots` rewrites them; review the diff before committing.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use regex::Regex;
 
 /// What differs between runs and is not the point: ids, addresses, times.
@@ -34,7 +33,7 @@ fn assert_snapshot(name: &str, text: &str) {
         std::fs::write(&path, &got).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("no snapshot {}: run GWCTL_UPDATE_SNAPSHOTS=1 cargo test --test snapshots", path.display()));
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("no snapshot {}: run GWCTL_UPDATE_SNAPSHOTS=1 cargo test --test it snapshots", path.display()));
     if want != got {
         let first = want.lines().zip(got.lines()).position(|(a, b)| a != b).unwrap_or(want.lines().count().min(got.lines().count()));
         panic!(

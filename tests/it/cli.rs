@@ -1,11 +1,10 @@
 //! The CLI without AWS: spec errors with positions, refused state files, the
 //! state lock. None of these may reach AWS: the endpoint is unreachable.
 
-mod common;
 
 use std::process::Command;
 
-fn gwctl(dir: &std::path::Path, args: &[&str]) -> common::Run {
+fn gwctl(dir: &std::path::Path, args: &[&str]) -> crate::common::Run {
     let out = Command::new(env!("CARGO_BIN_EXE_gwctl"))
         .args(args)
         .current_dir(dir)
@@ -16,7 +15,7 @@ fn gwctl(dir: &std::path::Path, args: &[&str]) -> common::Run {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run gwctl");
-    common::Run::from(out)
+    crate::common::Run::from(out)
 }
 
 fn workdir(spec: &str) -> tempfile::TempDir {
@@ -29,7 +28,7 @@ fn workdir(spec: &str) -> tempfile::TempDir {
 
 #[test]
 fn the_repo_spec_validates() {
-    let dir = workdir(&common::seed_spec());
+    let dir = workdir(&crate::common::seed_spec());
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("is valid: 15 resources"), "{}", run.stdout);
@@ -57,7 +56,7 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
 
 #[test]
 fn bad_specs_fail_validation_with_file_line_column_and_make_no_aws_call() {
-    let seed = common::seed_spec();
+    let seed = crate::common::seed_spec();
     for (from, to, position, message) in BAD_SPECS {
         assert!(seed.contains(from), "seed spec lacks {from:?}");
         let dir = workdir(&seed.replacen(from, to, 1));
@@ -76,7 +75,7 @@ fn bad_specs_fail_validation_with_file_line_column_and_make_no_aws_call() {
 
 #[test]
 fn user_data_over_16_kib_is_rejected() {
-    let dir = workdir(&common::seed_spec());
+    let dir = workdir(&crate::common::seed_spec());
     std::fs::write(dir.path().join("examples/apache-user-data.sh"), vec![b'#'; 16 * 1024 + 1]).unwrap();
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 1);
@@ -97,7 +96,7 @@ fn damaged_newer_or_foreign_state_is_refused_and_left_untouched() {
         ("{\"version\": 99, \"serial\": 1, \"lineage\": \"x\", \"gwctl_version\": \"9.0.0\", \"resources\": []}", "newer than this gwctl understands"),
     ];
     for (body, message) in cases {
-        let dir = workdir(&common::seed_spec());
+        let dir = workdir(&crate::common::seed_spec());
         let path = state_file(dir.path(), body);
         for args in [&["plan"][..], &["apply", "--auto-approve"][..], &["destroy", "--auto-approve"][..]] {
             let run = gwctl(dir.path(), args);
@@ -111,7 +110,7 @@ fn damaged_newer_or_foreign_state_is_refused_and_left_untouched() {
 
 #[test]
 fn a_held_lock_makes_a_second_writer_fail_fast_naming_the_holder() {
-    let dir = workdir(&common::seed_spec());
+    let dir = workdir(&crate::common::seed_spec());
     std::fs::create_dir_all(dir.path().join("state")).unwrap();
     let lock = dir.path().join("state/job-work-planner.json.lock");
     // A live holder: this test process.
@@ -160,7 +159,7 @@ fn hostname() -> String {
 
 /// Runs gwctl like [`gwctl`], but kills it and fails the test when it has
 /// not finished within `limit`.
-fn gwctl_within(dir: &std::path::Path, args: &[&str], limit: std::time::Duration) -> common::Run {
+fn gwctl_within(dir: &std::path::Path, args: &[&str], limit: std::time::Duration) -> crate::common::Run {
     use std::io::Read;
     let mut child = Command::new(env!("CARGO_BIN_EXE_gwctl"))
         .args(args)
@@ -195,13 +194,13 @@ fn gwctl_within(dir: &std::path::Path, args: &[&str], limit: std::time::Duration
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    common::Run { code: status.code().unwrap_or(-1), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+    crate::common::Run { code: status.code().unwrap_or(-1), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
 }
 
 #[test]
 fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
     let limit = std::time::Duration::from_secs(5);
-    let dir = workdir(&common::seed_spec());
+    let dir = workdir(&crate::common::seed_spec());
     let fifo = dir.path().join("gateway.fifo");
     assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
     for spec in ["/dev/zero", "gateway.fifo"] {
@@ -210,18 +209,18 @@ fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
         assert!(run.stderr.contains(&format!("cannot read spec file {spec}: it is not a regular file")), "{}", run.stderr);
     }
 
-    std::fs::write(dir.path().join("big.toml"), format!("{}\n# {}\n", common::seed_spec(), "x".repeat(1024 * 1024))).unwrap();
+    std::fs::write(dir.path().join("big.toml"), format!("{}\n# {}\n", crate::common::seed_spec(), "x".repeat(1024 * 1024))).unwrap();
     let run = gwctl_within(dir.path(), &["validate", "--spec", "big.toml"], limit);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("cannot read spec file big.toml: it is larger than 1048576 bytes"), "{}", run.stderr);
 
-    let dir = workdir(&common::seed_spec().replacen("\"examples/apache-user-data.sh\"", "\"/dev/zero\"", 1));
+    let dir = workdir(&crate::common::seed_spec().replacen("\"examples/apache-user-data.sh\"", "\"/dev/zero\"", 1));
     let run = gwctl_within(dir.path(), &["validate"], limit);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("gateway.toml:24:19: cannot read user data `/dev/zero`: it is not a regular file"), "{}", run.stderr);
     assert!(run.stderr.contains("at most 16384 bytes"), "{}", run.stderr);
 
-    let dir = workdir(&common::seed_spec());
+    let dir = workdir(&crate::common::seed_spec());
     std::fs::create_dir_all(dir.path().join("state")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", dir.path().join("state/job-work-planner.json")).unwrap();
     let run = gwctl_within(dir.path(), &["plan"], limit);
@@ -231,7 +230,7 @@ fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
 
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
-    let dir = workdir(&common::seed_spec());
+    let dir = workdir(&crate::common::seed_spec());
     for args in [&["completions", "zsh"][..], &["validate"], &["man"], &["schema"], &["graph"]] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gwctl"))
             .args(args)
@@ -243,7 +242,7 @@ fn a_closed_stdout_ends_the_command_quietly() {
             .expect("run gwctl");
         // The reader goes away before gwctl writes, as `| head -0` does.
         drop(child.stdout.take());
-        let run = common::Run::from(child.wait_with_output().unwrap());
+        let run = crate::common::Run::from(child.wait_with_output().unwrap());
         assert!(run.code == 141 || run.code == 0, "{args:?} exited {}: {}", run.code, run.stderr);
         assert_eq!(run.stderr, "", "{args:?} prints nothing on stderr");
     }
@@ -264,7 +263,7 @@ fn assert_one_readable_line_per_error(stderr: &str) {
 
 #[test]
 fn aws_errors_are_one_readable_line_with_what_to_check() {
-    let dir = workdir(&common::seed_spec());
+    let dir = workdir(&crate::common::seed_spec());
     // A resource in the state: plan reads it back too, and that error has a cause.
     state_file(
         dir.path(),
@@ -292,7 +291,7 @@ fn aws_errors_are_one_readable_line_with_what_to_check() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    let run = common::Run::from(out);
+    let run = crate::common::Run::from(out);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_one_readable_line_per_error(&run.stderr);
     assert!(run.stderr.contains("set AWS_PROFILE") && run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
@@ -303,7 +302,7 @@ fn a_megabyte_line_is_cut_around_the_problem_in_messages() {
     let long = "k".repeat(1_000_000);
     // An unknown key a megabyte long: quoted in the message, and the line.
     let throttle = "throttle    = { rate = 100, burst = 200 }";
-    let dir = workdir(&common::seed_spec().replacen(throttle, &format!("throttle    = {{ rate = 100, burst = 200, {long} = 1 }}"), 1));
+    let dir = workdir(&crate::common::seed_spec().replacen(throttle, &format!("throttle    = {{ rate = 100, burst = 200, {long} = 1 }}"), 1));
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.len() < 2048, "{} bytes:\n{}", run.stderr.len(), &run.stderr[..run.stderr.len().min(4096)]);
@@ -314,7 +313,7 @@ fn a_megabyte_line_is_cut_around_the_problem_in_messages() {
     let route = "\"GET /health\"               = { auth = \"none\" }";
     let line = format!("\"GET /{long}\" = {{ auth = \"none\", bad = 1 }}");
     let column = line.find("bad").unwrap() + 1;
-    let dir = workdir(&common::seed_spec().replacen(route, &line, 1));
+    let dir = workdir(&crate::common::seed_spec().replacen(route, &line, 1));
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.len() < 2048, "{} bytes", run.stderr.len());

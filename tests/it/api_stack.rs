@@ -1,11 +1,10 @@
 //! The whole seed stack, API Gateway side included, against the emulator.
 //! Routes, integration, authorizer and stage are read back with the SDK.
 
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 
 struct Api {
     routes: BTreeMap<String, aws_sdk_apigatewayv2::types::Route>,
