@@ -236,7 +236,7 @@ pub(crate) fn delete_order(state: &State) -> Vec<String> {
 /// another project (for kinds inside a parent, which take no tags: whose
 /// parent's does), one without the tag that would be deleted or replaced
 /// (an update adds the tags to what was imported), and a create inside a
-/// parent of another project. gwctl refuses a plan with any (design.md §6): a
+/// parent of another project. gwctl refuses a plan with any (docs/design.md §6): a
 /// wrong or hand-edited state file must never reach another stack.
 /// How [`foreign`] names the owner of a resource without a `gwctl:project` tag.
 pub(crate) const UNTAGGED: &str = "no gwctl:project tag";

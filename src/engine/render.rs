@@ -1,4 +1,4 @@
-//! Plans for people (Terraform-style symbols) and for programs (design.md §3 JSON).
+//! Plans for people (Terraform-style symbols) and for programs (docs/design.md §3 JSON).
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,4 @@
-//! Raw TOML → [`Spec`]: every rule of design.md §1, each failure a [`Problem`]
+//! Raw TOML → [`Spec`]: every rule of docs/design.md §1, each failure a [`Problem`]
 //! with file, line and column. All problems are reported at once.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -159,7 +159,7 @@ fn toml_hint(message: &str) -> Option<String> {
     if message.starts_with("unknown field") {
         Some("remove the key or correct its spelling; the keys this table takes are listed above".into())
     } else if message.starts_with("missing field") {
-        Some("add the key; design.md §1 shows every table with its required keys".into())
+        Some("add the key; `gwctl init` writes a complete gateway.toml and `gwctl schema` lists every table with its keys".into())
     } else if message.starts_with("invalid type") {
         Some("check the value's type: strings are quoted, lists use [ ], tables use { }".into())
     } else {

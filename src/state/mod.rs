@@ -1,4 +1,4 @@
-//! The state file of design.md §4: what gwctl created, with ids and the
+//! The state file of docs/design.md §4: what gwctl created, with ids and the
 //! attributes last read from AWS.
 
 mod store;
@@ -19,7 +19,7 @@ pub struct State {
     pub serial: u64,
     pub lineage: String,
     pub gwctl_version: String,
-    /// The project and region this state belongs to (design.md §6): a state
+    /// The project and region this state belongs to (docs/design.md §6): a state
     /// of another project or region is refused before any AWS call. Empty
     /// in states written before gwctl recorded them; filled in on the next write.
     #[serde(default)]
