@@ -83,6 +83,9 @@ pub async fn interrupt() {
     }
 }
 
+/// The operations of a plan with what each waits for: one per create, update
+/// and delete, two for a replace (its delete, then its create), ordered by
+/// the rules below.
 fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op> {
     let mut ops = Vec::new();
     let mut up: HashMap<String, usize> = HashMap::new();
@@ -112,19 +115,41 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
             }
         }
     }
-    // Creates and updates after their dependencies' creates and updates.
-    for (addr, &i) in &up {
-        if let Some(node) = nodes.get(addr.as_str()) {
-            for dep in &node.deps {
-                if let Some(&j) = up.get(dep) {
-                    ops[i].waits.push(j);
-                }
+    creates_after_dependencies(&mut ops, &up, nodes);
+    let replaced: HashSet<&str> = plan.changes.iter().filter(|c| c.action == Action::Replace).map(|c| c.address.as_str()).collect();
+    deletes_after_dependents(&mut ops, &up, &down, state, &replaced);
+    unrecorded_deletes_after_users(&mut ops);
+    ops
+}
+
+/// A create or update starts after the creates and updates of everything
+/// its node depends on:
+///
+/// ```text
+///   role ──create──▶ instance_profile ──create──▶ instance
+///   (the profile's create waits for the role's; the instance's for the profile's)
+/// ```
+fn creates_after_dependencies(ops: &mut [Op], up: &HashMap<String, usize>, nodes: &HashMap<&str, &Node>) {
+    for (address, &i) in up {
+        let Some(node) = nodes.get(address.as_str()) else { continue };
+        for dep in &node.deps {
+            if let Some(&j) = up.get(dep) {
+                ops[i].waits.push(j);
             }
         }
     }
-    // Deletes after their dependents' deletes, and a plain delete after the
-    // updates that stop dependents from using it.
-    let replaced: HashSet<&str> = plan.changes.iter().filter(|c| c.action == Action::Replace).map(|c| c.address.as_str()).collect();
+}
+
+/// Destroy edges are the create edges reversed, as the state records them:
+/// a delete starts after the deletes of whatever depends on it. A plain
+/// delete (not part of a replace) also waits for the updates that make its
+/// dependents stop using it:
+///
+/// ```text
+///   instance ──delete──▶ security_group ──delete──▶ ...
+///   instance ──update (drops the group)──▶ security_group delete
+/// ```
+fn deletes_after_dependents(ops: &mut [Op], up: &HashMap<String, usize>, down: &HashMap<String, usize>, state: &State, replaced: &HashSet<&str>) {
     for r in &state.resources {
         for dep in &r.dependencies {
             let Some(&d) = down.get(dep) else { continue };
@@ -137,10 +162,14 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
             }
         }
     }
-    // Deleting something the state does not record waits for the updates
-    // and deletes of the kinds that may still use it (an integration or an
-    // authorizer: the routes), as its kind says: AWS refuses to delete what is
-    // in use. (Creates of those kinds use the new ones, not these.)
+}
+
+/// The state records no dependencies for something it does not record (an
+/// integration or authorizer found in a managed API): its delete waits for
+/// the updates and deletes of every resource of the kinds its kind names as
+/// possible users (the routes), since AWS refuses to delete what is in use.
+/// Creates of those kinds use the new ones, not these, and are not waited for.
+fn unrecorded_deletes_after_users(ops: &mut [Op]) {
     for i in 0..ops.len() {
         if ops[i].target.is_none() || ops[i].phase != Phase::Delete {
             continue;
@@ -149,7 +178,6 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
         let waits: Vec<usize> = (0..ops.len()).filter(|&j| users.contains(&ops[j].kind) && ops[j].phase != Phase::Create).collect();
         ops[i].waits.extend(waits);
     }
-    ops
 }
 
 /// Brings the state up to what was just read from AWS, before any change
