@@ -11,14 +11,36 @@ pub enum Error {
     Spec(#[from] SpecError),
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("reading {kind} resources from AWS: {source}")]
-    Refresh { kind: Kind, source: AwsError },
-    #[error("looking up values the spec refers to: {0}")]
-    Lookup(AwsError),
+    #[error(transparent)]
+    Refresh(#[from] crate::engine::refresh::RefreshError),
     #[error(transparent)]
     SavedPlan(#[from] crate::engine::saved::SavedPlanError),
+    #[error("no state at {}: run `gwctl apply` first", path.display())]
+    NoState { path: std::path::PathBuf },
+    #[error("no output named {name}; the outputs are {}", names.join(", "))]
+    NoSuchOutput { name: String, names: Vec<String> },
+    #[error("{address} is not in the state; `gwctl state list` shows what is ({count} resources)")]
+    NotInState { address: String, count: usize },
+    #[error("{address} is not declared in {}; declared addresses: {}", spec.display(), declared.join(", "))]
+    NotDeclared { address: String, spec: std::path::PathBuf, declared: Vec<String> },
+    #[error("{address} is already in the state as {id}; `gwctl state rm {address}` first to import another")]
+    AlreadyInState { address: String, id: String },
+    #[error("import {parent} first: {address} belongs to it")]
+    ImportParentFirst { parent: String, address: String },
+    #[error("there is no {kind} {id} in AWS ({region})")]
+    NotInAws { kind: Kind, id: String, region: String },
+    #[error("{kind} {id} carries the tag gwctl:project = {owner}: it belongs to project {owner}, not {project}; gwctl never imports another project's resource")]
+    ForeignImport { kind: Kind, id: String, owner: String, project: String },
+    #[error("{} already exists; gwctl init never overwrites a file", path.display())]
+    WouldOverwrite { path: std::path::PathBuf },
+    #[error("confirmation is needed and standard input is not a terminal: {otherwise}")]
+    NeedsTerminal { otherwise: String },
+    #[error("cancelled: nothing was changed")]
+    Cancelled,
     #[error("{0}")]
-    Usage(String),
+    Flags(&'static str),
+    #[error("the confirmation prompt failed: {0}")]
+    Prompt(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error(
@@ -40,8 +62,8 @@ pub enum Error {
 }
 
 impl From<(Kind, AwsError)> for Error {
-    fn from((kind, source): (Kind, AwsError)) -> Self {
-        Error::Refresh { kind, source }
+    fn from(e: (Kind, AwsError)) -> Self {
+        Error::Refresh(e.into())
     }
 }
 

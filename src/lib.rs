@@ -13,5 +13,6 @@ pub(crate) mod graph;
 pub(crate) mod model;
 pub(crate) mod progress;
 pub(crate) mod provider;
+pub(crate) mod signal;
 pub mod spec;
 pub(crate) mod state;

@@ -7,7 +7,7 @@ use crate::provider::aws::Aws;
 use crate::cli::Global;
 use crate::error::{Error, Result};
 use crate::graph;
-use crate::engine::plan::Mode;
+use crate::engine::Mode;
 use crate::engine::render;
 use crate::spec::Spec;
 use crate::engine::saved::SavedPlan;
@@ -16,7 +16,7 @@ use crate::state::Store;
 /// `gwctl apply` and `gwctl destroy`.
 pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: bool, planfile: Option<&std::path::Path>) -> Result<u8> {
     if refresh_only && planfile.is_some() {
-        return Err(Error::Usage("--refresh-only takes no plan file: it reads AWS itself".into()));
+        return Err(Error::Flags("--refresh-only takes no plan file: it reads AWS itself"));
     }
     let spec = Spec::load(&g.spec)?;
     let nodes = graph::nodes(&spec);
@@ -35,12 +35,12 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
     let (refreshed, plan) = match saved {
         Some(saved) => {
             let plan = saved.plan();
-            (super::Refreshed { live: saved.live, unmanaged: Vec::new(), lookups: saved.lookups, adopted: HashMap::new() }, plan)
+            (crate::engine::refresh::Refreshed { live: saved.live, unmanaged: Vec::new(), lookups: saved.lookups, adopted: HashMap::new() }, plan)
         }
         None => {
             let refreshed = tokio::select! {
                 r = super::refresh(&aws, &spec, &nodes, &state, mode) => r?,
-                _ = crate::engine::apply::interrupt() => return Ok(interrupted_before_changes()),
+                _ = crate::signal::interrupt() => return Ok(interrupted_before_changes()),
             };
             let plan = super::make_plan(&spec, &nodes, &state, &refreshed, mode)?;
             (refreshed, plan)
@@ -69,8 +69,8 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
     }
     if !auto_approve {
         tokio::select! {
-            answer = tokio::task::spawn_blocking(move || confirm(mode)) => answer.map_err(|e| Error::Usage(e.to_string()))??,
-            _ = crate::engine::apply::interrupt() => return Ok(interrupted_before_changes()),
+            answer = tokio::task::spawn_blocking(move || confirm(mode)) => answer.map_err(|e| Error::Prompt(e.to_string()))??,
+            _ = crate::signal::interrupt() => return Ok(interrupted_before_changes()),
         }
     }
     crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, false, &mut store, &mut state)?;
@@ -198,9 +198,9 @@ async fn accept_refresh(
         let question = "\nWould you like to update the state to reflect these values?";
         tokio::select! {
             answer = tokio::task::spawn_blocking(move || super::confirm(question, "review the changes above and run `gwctl apply --refresh-only --auto-approve`")) => {
-                answer.map_err(|e| Error::Usage(e.to_string()))??
+                answer.map_err(|e| Error::Prompt(e.to_string()))??
             }
-            _ = crate::engine::apply::interrupt() => return Ok(interrupted_before_changes()),
+            _ = crate::signal::interrupt() => return Ok(interrupted_before_changes()),
         }
     }
     let changed = crate::engine::apply::record_refresh(plan, nodes, live, true, store, state)?;

@@ -2,21 +2,21 @@
 
 mod apply;
 mod drift;
+mod dot;
+mod import;
+mod init;
 mod output;
 mod plan;
 mod state;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::provider::aws::Aws;
 use crate::cli::{Cli, Command, Global};
 use crate::error::{Error, Result};
 use crate::graph::{self, Node};
-use crate::engine::plan::{Mode, Plan};
-use crate::engine::refresh::Unmanaged;
-use crate::provider::{self};
-use crate::model::{Attrs, Known, Lookups};
+use crate::engine::plan::Plan;
+use crate::engine::Mode;
 use crate::spec::Spec;
 use crate::state::State;
 
@@ -40,9 +40,9 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
         Command::Drift => drift::drift(g).await,
         Command::Output { name, raw } => output::output(g, name.as_deref(), raw),
         Command::State { command } => state::state(g, command).await,
-        Command::Import { address, id } => state::import(g, &address, &id).await,
-        Command::Graph => state::graph(g),
-        Command::Init => state::init(g),
+        Command::Import { address, id } => import::import(g, &address, &id).await,
+        Command::Graph => dot::graph(g),
+        Command::Init => init::init(g),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&crate::spec::json_schema()).unwrap_or_default());
             Ok(0)
@@ -77,20 +77,25 @@ fn validate(g: &Global) -> Result<u8> {
     Ok(0)
 }
 
+/// Everything a plan needs, read from AWS.
+pub async fn refresh(aws: &Aws, spec: &Spec, nodes: &[Node], state: &State, mode: Mode) -> Result<crate::engine::refresh::Refreshed> {
+    Ok(crate::engine::refresh::read_all(aws, spec, nodes, state, mode).await?)
+}
+
 /// Asks `question` on the terminal; only "yes" goes on. Without a terminal
 /// it refuses, saying what to do instead (`otherwise`).
 pub fn confirm(question: &str, otherwise: &str) -> Result<()> {
     use std::io::{BufRead, IsTerminal, Write};
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(Error::Usage(format!("confirmation is needed and standard input is not a terminal: {otherwise}")));
+        return Err(Error::NeedsTerminal { otherwise: otherwise.to_string() });
     }
     print!("{question} Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     stdin.lock().read_line(&mut answer)?;
     if answer.trim() != "yes" {
-        return Err(Error::Usage("cancelled: nothing was changed".into()));
+        return Err(Error::Cancelled);
     }
     Ok(())
 }
@@ -155,42 +160,8 @@ pub fn open_state(g: &Global, spec: &Spec, command: &str) -> Result<(crate::stat
     Ok((store, state))
 }
 
-/// Everything a plan needs, read from AWS.
-pub struct Refreshed {
-    pub live: HashMap<String, Option<Attrs>>,
-    pub unmanaged: Vec<Unmanaged>,
-    pub lookups: Lookups,
-    /// Declared resources found in AWS that the state does not record.
-    pub adopted: HashMap<String, Known>,
-}
-
-pub async fn refresh(aws: &Aws, spec: &Spec, nodes: &[Node], state: &State, mode: Mode) -> Result<Refreshed> {
-    let lookups = async {
-        if mode == Mode::Destroy {
-            return Ok(Lookups::default());
-        }
-        provider::lookups(aws, spec, state).await.map_err(Error::Lookup)
-    };
-    let (refreshed, lookups) = futures::join!(crate::engine::refresh::refresh(aws, state), lookups);
-    let (refreshed, mut lookups) = (refreshed?, lookups?);
-    let mut unmanaged = refreshed.unmanaged;
-    // Declared resources the state lacks: adopted by a plan, refused by a destroy.
-    let found = crate::engine::refresh::discover(aws, spec, nodes, state, &refreshed.live, &lookups).await?;
-    // What an adopted resource pins (an instance its AMI), as a recorded one does.
-    for node in nodes {
-        if let Some(k) = found.found.get(&node.address) {
-            provider::of(node.kind).pin(&node.address, k, &mut lookups);
-        }
-    }
-    if mode == Mode::Normal {
-        unmanaged.extend(found.children);
-    }
-    let adopted = found.found;
-    Ok(Refreshed { live: refreshed.live, unmanaged, lookups, adopted })
-}
-
 /// The plan, refused when it would touch another project's resources.
-pub fn make_plan(spec: &Spec, nodes: &[Node], state: &State, r: &Refreshed, mode: Mode) -> Result<Plan> {
+pub fn make_plan(spec: &Spec, nodes: &[Node], state: &State, r: &crate::engine::refresh::Refreshed, mode: Mode) -> Result<Plan> {
     let plan = crate::engine::plan::plan(spec, nodes, state, &r.live, &r.unmanaged, &r.adopted, &r.lookups, mode);
     let foreign = crate::engine::plan::foreign(&plan, state, &r.live, &spec.project);
     if !foreign.is_empty() {

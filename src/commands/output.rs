@@ -37,14 +37,13 @@ pub fn output(g: &Global, name: Option<&str>, raw: bool) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
     let path = super::state_path(g, &spec);
     if !path.exists() {
-        return Err(Error::Usage(format!("no state at {}: run `gwctl apply` first", path.display())));
+        return Err(Error::NoState { path });
     }
     let state = super::read_state(g, &spec)?;
     let all = outputs(&state);
     if let Some(name) = name {
         let value = all.get(name).ok_or_else(|| {
-            let names: Vec<&String> = all.keys().collect();
-            Error::Usage(format!("no output named {name}; the outputs are {names:?}"))
+            Error::NoSuchOutput { name: name.to_string(), names: all.keys().cloned().collect() }
         })?;
         match (raw, value) {
             (true, Value::String(s)) => println!("{s}"),

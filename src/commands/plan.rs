@@ -2,7 +2,7 @@ use crate::provider::aws::Aws;
 use crate::cli::Global;
 use crate::error::Result;
 use crate::graph;
-use crate::engine::plan::Mode;
+use crate::engine::Mode;
 use crate::engine::render;
 use crate::spec::Spec;
 

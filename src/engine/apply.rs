@@ -66,22 +66,6 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-pub async fn interrupt() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-}
 
 /// The operations of a plan with what each waits for: one per create, update
 /// and delete, two for a replace (its delete, then its create), ordered by
@@ -264,6 +248,10 @@ enum OpError {
     Aws(#[from] AwsError),
     #[error(transparent)]
     State(#[from] StateError),
+    /// A plan that contradicts the spec or state it was made from: a bug in
+    /// gwctl, reported as that operation's failure, never a panic.
+    #[error("internal error, please report it: {0}")]
+    Invariant(String),
 }
 
 impl Applier<'_> {
@@ -280,7 +268,7 @@ impl Applier<'_> {
             let line = format!("Interrupted: starting nothing new; waiting for {in_flight} operation(s) in flight to finish and be saved...");
             self.progress.event(Event::Note { line: &line });
         };
-        let report = crate::graph::walk::walk(&waits, self.parallelism, interrupt(), on_interrupt, |i| {
+        let report = crate::graph::walk::walk(&waits, self.parallelism, crate::signal::interrupt(), on_interrupt, |i| {
             let (op, shared, errors, fatal) = (&ops[i], &shared, &errors, &fatal);
             let node = node_map.get(op.address.as_str()).copied();
             async move {
@@ -309,7 +297,7 @@ impl Applier<'_> {
                         self.progress.event(Event::End { address: &op.address, line: &line });
                         StepResult::Done
                     }
-                    Err(OpError::Aws(e)) => {
+                    Err(e @ (OpError::Aws(_) | OpError::Invariant(_))) => {
                         let line = format!("{}: {} failed: {e}", op.address, starting(op.phase).to_lowercase());
                         self.progress.event(Event::End { address: &op.address, line: &line });
                         lock(errors).insert(i, e.to_string());
@@ -366,7 +354,7 @@ impl Applier<'_> {
                 Ok(None)
             }
             Phase::Create => {
-                let node = node.ok_or_else(|| AwsError::other("plan", format!("{} is not in the spec", op.address)))?;
+                let node = node.ok_or_else(|| OpError::Invariant(format!("{} is planned for a create or update but not in the spec", op.address)))?;
                 let (want, token) = {
                     let mut s = shared.lock().await;
                     let Shared { store, state } = &mut *s;
@@ -397,12 +385,12 @@ impl Applier<'_> {
                 Ok(Some(known.id))
             }
             Phase::Update => {
-                let node = node.ok_or_else(|| AwsError::other("plan", format!("{} is not in the spec", op.address)))?;
+                let node = node.ok_or_else(|| OpError::Invariant(format!("{} is planned for a create or update but not in the spec", op.address)))?;
                 let (want, current) = {
                     let s = shared.lock().await;
                     (self.desired(node, &s.state), s.state.get(&op.address).cloned())
                 };
-                let current = current.ok_or_else(|| AwsError::other("plan", format!("{} is not in the state", op.address)))?;
+                let current = current.ok_or_else(|| OpError::Invariant(format!("{} is planned for an update but not in the state", op.address)))?;
                 let before = self.live.get(&op.address).cloned().flatten().unwrap_or_else(|| current.attributes.clone());
                 let attrs = provider::update(self.aws, op.kind, &current.id, &before, &want).await?;
                 let mut s = shared.lock().await;

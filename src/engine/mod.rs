@@ -8,3 +8,12 @@ pub(crate) mod plan;
 pub(crate) mod refresh;
 pub(crate) mod render;
 pub(crate) mod saved;
+
+/// What a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Make AWS match the spec.
+    Normal,
+    /// Delete everything in the state.
+    Destroy,
+}

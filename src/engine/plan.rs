@@ -13,6 +13,7 @@ use crate::provider::{self, Env};
 use crate::model::{is_unknown, Attrs, Known, Lookups};
 use crate::spec::Spec;
 use crate::engine::refresh::Unmanaged;
+use crate::engine::Mode;
 use crate::state::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,13 +27,6 @@ pub enum Action {
     Delete,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Make AWS match the spec.
-    Normal,
-    /// Delete everything in the state.
-    Destroy,
-}
 
 /// One attribute's change. `before` is absent for a create, `after` for a delete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,23 @@ use crate::graph::Node;
 use crate::model::{s, Attrs, Kind, Known, Lookups};
 use crate::provider::aws::{Aws, AwsError};
 use crate::provider::{self, Env, ReadItem};
+use crate::engine::Mode;
 use crate::state::State;
+
+/// What reading AWS before a plan can fail on.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("reading {0} resources from AWS: {1}")]
+    Read(Kind, AwsError),
+    #[error("looking up values the spec refers to: {0}")]
+    Lookup(AwsError),
+}
+
+impl From<(Kind, AwsError)> for RefreshError {
+    fn from((kind, e): (Kind, AwsError)) -> Self {
+        RefreshError::Read(kind, e)
+    }
+}
 
 /// A resource in AWS that gwctl owns the place of but the state does not record.
 #[derive(Debug, Clone)]
@@ -178,4 +194,41 @@ pub async fn scan_tagged(aws: &Aws, project: &str, state: &State) -> Result<Vec<
         }
     }
     Ok(out)
+}
+
+/// Everything a plan needs, read from AWS.
+pub struct Refreshed {
+    pub live: HashMap<String, Option<Attrs>>,
+    pub unmanaged: Vec<Unmanaged>,
+    pub lookups: Lookups,
+    /// Declared resources found in AWS that the state does not record.
+    pub adopted: HashMap<String, Known>,
+}
+
+/// Reads everything a plan needs: the state's resources, the values the spec
+/// refers to (VPCs, AMIs; not for a destroy), and the declared resources the
+/// state lacks (adopted by a plan, refused by a destroy).
+pub async fn read_all(aws: &Aws, spec: &crate::spec::Spec, nodes: &[Node], state: &State, mode: Mode) -> Result<Refreshed, RefreshError> {
+    let lookups = async {
+        if mode == Mode::Destroy {
+            return Ok(Lookups::default());
+        }
+        provider::lookups(aws, spec, state).await.map_err(RefreshError::Lookup)
+    };
+    let (refreshed, lookups) = futures::join!(refresh(aws, state), lookups);
+    let (refreshed, mut lookups) = (refreshed.map_err(RefreshError::from)?, lookups?);
+    let mut unmanaged = refreshed.unmanaged;
+    // Declared resources the state lacks: adopted by a plan, refused by a destroy.
+    let found = discover(aws, spec, nodes, state, &refreshed.live, &lookups).await.map_err(RefreshError::from)?;
+    // What an adopted resource pins (an instance its AMI), as a recorded one does.
+    for node in nodes {
+        if let Some(k) = found.found.get(&node.address) {
+            provider::of(node.kind).pin(&node.address, k, &mut lookups);
+        }
+    }
+    if mode == Mode::Normal {
+        unmanaged.extend(found.children);
+    }
+    let adopted = found.found;
+    Ok(Refreshed { live: refreshed.live, unmanaged, lookups, adopted })
 }

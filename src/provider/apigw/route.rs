@@ -159,8 +159,8 @@ impl ResourceKind for Route {
         Box::pin(delete(aws, id, attrs))
     }
 
-    fn parent(&self) -> Option<crate::provider::Parent> {
-        Some(crate::provider::Parent { kind: Kind::Api, id_attr: "api_id" })
+    fn parent(&self) -> Option<crate::provider::kind::Parent> {
+        Some(crate::provider::kind::Parent { kind: Kind::Api, id_attr: "api_id" })
     }
 
     fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
