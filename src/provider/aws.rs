@@ -41,6 +41,18 @@ impl Aws {
     }
 }
 
+/// The ARN partition of a region: `aws-cn` for China, `aws-us-gov` for
+/// GovCloud, `aws` elsewhere.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// Throttling, 5xx and dropped connections are retried with exponential
 /// backoff and full jitter: 8 attempts, at most 5 s apart, about 11 s at worst.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -252,6 +264,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arns_use_the_regions_partition() {
+        assert_eq!(partition("ap-south-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+    }
 
     #[test]
     fn debug_forms_inside_error_texts_become_their_message() {

@@ -22,6 +22,20 @@ pub fn json_schema() -> serde_json::Value {
     schema
 }
 
+/// An IP protocol as EC2 reports it in a rule: the names it uses for the
+/// numbers it names (6 tcp, 17 udp, 1 icmp, 58 icmpv6), `-1` for all, other
+/// numbers as they are.
+pub(crate) fn protocol_name(p: &str) -> String {
+    match p.trim().to_ascii_lowercase().as_str() {
+        "6" => "tcp".into(),
+        "17" => "udp".into(),
+        "1" => "icmp".into(),
+        "58" => "icmpv6".into(),
+        "all" | "-1" => "-1".into(),
+        other => other.to_string(),
+    }
+}
+
 /// A validated spec. Every reference in it names a declared resource.
 #[derive(Debug, Clone)]
 pub struct Spec {

@@ -593,10 +593,10 @@ fn check_ref(c: &mut Checker, reference: &Spanned<String>, declared: &BTreeSet<S
 fn check_rule(c: &mut Checker, rule: &Spanned<RawRule>) -> Option<Rule> {
     let r = rule.get_ref();
     let before = c.problems.len();
-    let proto = r.protocol.get_ref().to_ascii_lowercase();
+    // Numbers as AWS reports them ("6" is tcp), so that a rule converges.
+    let proto = super::protocol_name(r.protocol.get_ref());
     let proto = match proto.as_str() {
-        "all" | "-1" => "-1".to_string(),
-        "tcp" | "udp" | "icmp" | "icmpv6" => proto,
+        "-1" | "tcp" | "udp" | "icmp" | "icmpv6" => proto,
         other if other.parse::<u8>().is_ok() => other.to_string(),
         _ => {
             c.check(&r.protocol, false, format!("`{}` is not a protocol", r.protocol.get_ref()), "use \"tcp\", \"udp\", \"icmp\" or \"-1\" (all)");
@@ -721,6 +721,17 @@ fn check_route_key(c: &mut Checker, key: &Spanned<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_protocols_take_the_names_aws_reports() {
+        for (given, reported) in [("6", "tcp"), ("17", "udp"), ("1", "icmp"), ("58", "icmpv6"), ("ALL", "-1"), ("-1", "-1"), ("TCP", "tcp"), ("47", "47")] {
+            assert_eq!(super::super::protocol_name(given), reported, "{given}");
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml");
+        let seed = std::fs::read_to_string(&path).unwrap();
+        let spec = parse(&path, &seed.replacen("protocol = \"tcp\"", "protocol = \"6\"", 1)).unwrap();
+        assert_eq!(spec.security_groups["backend"].ingress[0].protocol, "tcp", "a rule given as 6 converges with what EC2 reports");
+    }
 
     #[test]
     fn a_short_line_is_shown_whole() {

@@ -18,7 +18,7 @@ use crate::provider::kind::ResourceKind;
 
 /// The ARN API Gateway tags an API by.
 pub fn arn(region: &str, api_id: &str) -> String {
-    format!("arn:aws:apigateway:{region}::/apis/{api_id}")
+    format!("arn:{}:apigateway:{region}::/apis/{api_id}", crate::provider::aws::partition(region))
 }
 
 /// TagResource / UntagResource for the difference in `tags`.

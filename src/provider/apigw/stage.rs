@@ -159,7 +159,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
         }
     }
     if changed(before, after, "tags") {
-        let arn = format!("arn:aws:apigateway:{}::/apis/{api_id}/stages/{id}", aws.region);
+        let arn = format!("{}/stages/{id}", super::arn(&aws.region, api_id));
         super::update_tags(aws, &arn, before, after).await?;
     }
     read_child(aws, &Stage, api_id, id).await

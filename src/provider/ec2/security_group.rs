@@ -174,22 +174,12 @@ fn observed(group: &aws_sdk_ec2::types::SecurityGroup) -> Attrs {
     .unwrap_or_default()
 }
 
-fn protocol_name(p: &str) -> String {
-    match p {
-        "6" => "tcp".into(),
-        "17" => "udp".into(),
-        "1" => "icmp".into(),
-        "58" => "icmpv6".into(),
-        "all" => "-1".into(),
-        other => other.to_ascii_lowercase(),
-    }
-}
 
 /// AWS groups rules by protocol and ports; gwctl has one rule per source.
 fn flatten(perms: &[IpPermission]) -> Vec<Rule> {
     let mut rules = Vec::new();
     for p in perms {
-        let protocol = protocol_name(p.ip_protocol().unwrap_or("-1"));
+        let protocol = crate::spec::protocol_name(p.ip_protocol().unwrap_or("-1"));
         let (from_port, to_port) = if protocol == "-1" { (None, None) } else { (p.from_port(), p.to_port()) };
         let mut sources: Vec<String> = p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_string)).collect();
         sources.extend(p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_string)));
