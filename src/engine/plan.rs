@@ -176,6 +176,13 @@ pub fn plan(
             if matches!(change.action, Action::Create | Action::Replace) {
                 known.remove(&node.address);
             }
+            if change.action == Action::Update {
+                if let Some(have) = known.get_mut(&node.address) {
+                    for key in provider::of(node.kind).unknown_after_update(&have.attrs, &want) {
+                        have.attrs.insert(key.to_string(), Value::String(crate::model::UNKNOWN.into()));
+                    }
+                }
+            }
             changes.push(change);
         }
     }

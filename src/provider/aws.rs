@@ -233,13 +233,9 @@ fn first_line(text: &str) -> &str {
 }
 
 /// Retries `call` while it fails with one of the named eventual-consistency
-/// codes (and the message contains `needle`, when given), for at most `limit`.
-pub async fn retry_while<T, F, Fut>(
-    codes: &[&str],
-    needle: Option<&str>,
-    limit: Duration,
-    mut call: F,
-) -> Result<T, AwsError>
+/// codes (and its message contains one of `needles`, when any are given), for
+/// at most `limit`, waiting 0.5 s, then twice as long each time up to 5 s.
+pub async fn retry_while<T, F, Fut>(codes: &[&str], needles: &[&str], limit: Duration, mut call: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
@@ -250,7 +246,7 @@ where
         match call().await {
             Err(e)
                 if e.code.as_deref().is_some_and(|c| codes.contains(&c))
-                    && needle.is_none_or(|n| e.message.contains(n))
+                    && (needles.is_empty() || needles.iter().any(|n| e.message.contains(n)))
                     && start.elapsed() + wait < limit =>
             {
                 tokio::time::sleep(wait).await;

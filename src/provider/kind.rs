@@ -102,6 +102,14 @@ pub(crate) trait ResourceKind: Sync {
         &[]
     }
 
+    /// Attributes that AWS changes as a side effect of updating `before` to
+    /// `after` (an instance stopped and started for a new type gets a new
+    /// public address): unknown until the update ran, so that what is built
+    /// from them is planned to change too.
+    fn unknown_after_update(&self, _before: &Attrs, _after: &Attrs) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Attributes an import needs besides the id, from the spec.
     fn import_attrs(&self, _spec: &Spec, _node: &Node) -> Attrs {
         Attrs::new()

@@ -72,7 +72,22 @@ fn parameters(attrs: &Attrs) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
+/// An integration needs the backend's address: an instance in a subnet
+/// that assigns no public IPv4 address, or in a VPC without DNS hostnames,
+/// has none, and the placeholder must never reach AWS.
+fn check_target(want: &Attrs, operation: &'static str) -> Result<(), AwsError> {
+    if want.get("uri").is_none_or(is_unknown) {
+        return Err(AwsError::other(
+            operation,
+            "the backend instance has no public DNS name to send requests to: launch it in a subnet that assigns public \
+             IPv4 addresses, in a VPC with DNS hostnames enabled",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    check_target(want, "apigateway:CreateIntegration")?;
     let api_id = s(want, "api_id");
     let is_it = |a: &Attrs| ["uri", "method", "type"].iter().all(|k| a.get(*k) == want.get(*k));
     create_child(aws, &Integration, api_id, "apigateway:CreateIntegration", is_it, || async {
@@ -116,6 +131,7 @@ pub fn observed(i: &aws_sdk_apigatewayv2::types::Integration) -> Attrs {
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let api_id = s(after, "api_id");
     if ["method", "uri", "payload_format_version", "request_parameters"].iter().any(|k| changed(before, after, k)) {
+        check_target(after, "apigateway:UpdateIntegration")?;
         let out = aws.apigw
             .update_integration()
             .api_id(api_id)

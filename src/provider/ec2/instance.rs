@@ -38,6 +38,13 @@ pub const FORCE_NEW: &[&str] = &["ami", "user_data", "root_volume_encrypted", "r
 /// How long RunInstances is retried while IAM has not yet propagated a new
 /// instance profile to EC2.
 const PROFILE_PROPAGATION: Duration = Duration::from_secs(120);
+/// What EC2 answers, as InvalidParameterValue, while a new instance profile
+/// or the role just added to it has not reached EC2 yet (both seen for
+/// seconds after the IAM calls return; hashicorp/terraform#2660, #4306).
+const PROFILE_NOT_YET: &[&str] = &["Invalid IAM Instance Profile", "has no associated IAM Roles"];
+/// StartInstances right after ModifyInstanceAttribute(InstanceType) can be
+/// refused until the change has settled (terraform-provider-aws#16433).
+const START_AFTER_MODIFY: Duration = Duration::from_secs(120);
 /// How long to wait for an instance to reach running, stopped or terminated.
 const STATE_WAIT: Duration = Duration::from_secs(600);
 
@@ -155,7 +162,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Resu
     let user_data = want.get("_user_data").and_then(Value::as_str);
     let subnet = want.get("subnet_id").and_then(Value::as_str);
     let tags = ec2_tags(want);
-    let reservation = retry_while(&["InvalidParameterValue"], Some("iamInstanceProfile"), PROFILE_PROPAGATION, || async {
+    let reservation = retry_while(&["InvalidParameterValue"], PROFILE_NOT_YET, PROFILE_PROPAGATION, || async {
         aws.ec2
             .run_instances()
             .client_token(token)
@@ -378,7 +385,10 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .await
             .map_err(err("ec2:ModifyInstanceAttribute"))?;
         if want_running {
-            aws.ec2.start_instances().instance_ids(id).send().await.map_err(err("ec2:StartInstances"))?;
+            retry_while(&["InvalidParameterValue"], &["does not match attribute value"], START_AFTER_MODIFY, || async {
+                aws.ec2.start_instances().instance_ids(id).send().await.map(|_| ()).map_err(err("ec2:StartInstances"))
+            })
+            .await?;
             wait_running(aws, id).await?;
         }
     } else if want_running && s(before, "state") != "running" && !before.is_empty() {
@@ -420,16 +430,20 @@ async fn set_profile(aws: &Aws, id: &str, profile: Option<&str>) -> Result<(), A
     let current = assoc.iam_instance_profile_associations().first().and_then(|a| a.association_id()).map(str::to_string);
     match (current, profile) {
         (Some(assoc), Some(name)) => {
-            aws.ec2
-                .replace_iam_instance_profile_association()
-                .association_id(assoc)
-                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(name).build())
-                .send()
-                .await
-                .map_err(err("ec2:ReplaceIamInstanceProfileAssociation"))?;
+            retry_while(&["InvalidParameterValue"], PROFILE_NOT_YET, PROFILE_PROPAGATION, || async {
+                aws.ec2
+                    .replace_iam_instance_profile_association()
+                    .association_id(&assoc)
+                    .iam_instance_profile(IamInstanceProfileSpecification::builder().name(name).build())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(err("ec2:ReplaceIamInstanceProfileAssociation"))
+            })
+            .await?;
         }
         (None, Some(name)) => {
-            retry_while(&["InvalidParameterValue"], Some("nstance"), PROFILE_PROPAGATION, || async {
+            retry_while(&["InvalidParameterValue"], PROFILE_NOT_YET, PROFILE_PROPAGATION, || async {
                 aws.ec2
                     .associate_iam_instance_profile()
                     .instance_id(id)
@@ -464,6 +478,15 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 pub(crate) struct Instance;
 
 impl ResourceKind for Instance {
+    /// A stop and start (a new instance type) releases the public address.
+    fn unknown_after_update(&self, before: &Attrs, after: &Attrs) -> &'static [&'static str] {
+        if changed(before, after, "instance_type") {
+            &["public_ip", "public_dns"]
+        } else {
+            &[]
+        }
+    }
+
     /// The AMI source the spec names, so that the import pins the AMI the
     /// instance runs instead of replacing it.
     fn import_attrs(&self, spec: &crate::spec::Spec, node: &Node) -> Attrs {

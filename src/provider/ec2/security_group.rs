@@ -24,6 +24,8 @@ pub const FORCE_NEW: &[&str] = &["name", "description", "vpc_id"];
 /// How long a delete waits for the group to stop being in use (an instance
 /// that uses it takes minutes to terminate).
 const IN_USE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a new group may stay invisible to DescribeSecurityGroups.
+const GROUP_VISIBLE: Duration = Duration::from_secs(120);
 
 pub fn desired(env: &Env, node: &Node) -> Attrs {
     let Source::SecurityGroup(name) = &node.source else { return Attrs::new() };
@@ -79,9 +81,38 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
         Err(e) => return Err(e),
     };
     let id = out.group_id().unwrap_or_default().to_string();
-    let created = read_ids(aws, std::slice::from_ref(&id)).await?.remove(&id).flatten().unwrap_or_default();
+    let created = wait_visible(aws, &id).await?;
     let attrs = update(aws, &id, &created, want).await?;
     Ok(Known { id, attrs })
+}
+
+/// A new group can be missing from DescribeSecurityGroups for a moment
+/// (EC2 is eventually consistent; terraform-provider-aws waits the same way
+/// in waitSecurityGroupCreated). Read as-if-empty, its default egress rule
+/// would be authorized again. Reads until it shows, for up to GROUP_VISIBLE.
+async fn wait_visible(aws: &Aws, id: &str) -> Result<Attrs, AwsError> {
+    let start = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(250);
+    loop {
+        let read = match read_ids(aws, &[id.to_string()]).await {
+            Ok(mut found) => found.remove(id).flatten(),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        match read {
+            Some(attrs) => return Ok(attrs),
+            None if start.elapsed() + wait < GROUP_VISIBLE => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            None => {
+                return Err(AwsError::other(
+                    "ec2:DescribeSecurityGroups",
+                    format!("security group {id} was created but did not show up within {}s", GROUP_VISIBLE.as_secs()),
+                ))
+            }
+        }
+    }
 }
 
 /// A group of this name in this VPC made by an interrupted run of this
@@ -250,7 +281,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
 }
 
 pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
-    retry_while(&["DependencyViolation", "InvalidGroup.InUse"], None, IN_USE_TIMEOUT, || async {
+    retry_while(&["DependencyViolation", "InvalidGroup.InUse"], &[], IN_USE_TIMEOUT, || async {
         aws.ec2.delete_security_group().group_id(id).send().await.map(|_| ()).map_err(err("ec2:DeleteSecurityGroup"))
     })
     .await

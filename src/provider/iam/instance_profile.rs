@@ -7,11 +7,14 @@ use serde_json::json;
 
 use crate::graph::{address, Node, Source};
 use crate::model::*;
-use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::aws::{err, retry_while, Aws, AwsError};
 use crate::provider::common::*;
 use crate::provider::kind::{Call, ResourceKind};
 
 use aws_sdk_iam::types::Tag;
+
+/// How long IAM may take to show a new role to AddRoleToInstanceProfile.
+const ROLE_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub const FORCE_NEW: &[&str] = &["name"];
 
@@ -75,7 +78,11 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             aws.iam.remove_role_from_instance_profile().instance_profile_name(id).role_name(old).send().await.map_err(err("iam:RemoveRoleFromInstanceProfile"))?;
         }
         if let Some(new) = after.get("role").and_then(|v| v.as_str()) {
-            let added = aws.iam.add_role_to_instance_profile().instance_profile_name(id).role_name(new).send().await.map_err(err("iam:AddRoleToInstanceProfile"));
+            // A role created seconds ago can be NoSuchEntity here until IAM has it everywhere.
+            let added = retry_while(&["NoSuchEntity"], &[], ROLE_PROPAGATION, || async {
+                aws.iam.add_role_to_instance_profile().instance_profile_name(id).role_name(new).send().await.map(|_| ()).map_err(err("iam:AddRoleToInstanceProfile"))
+            })
+            .await;
             // A profile holds one role: LimitExceeded after the SDK retried a call
             // whose answer was lost means the role is in it already, if it is this one.
             if let Err(e) = added {
