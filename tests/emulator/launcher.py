@@ -15,6 +15,19 @@ Control API (JSON, not AWS):
                                                 "error": "throttle" | "5xx" | "reset" | "reset-after",
                                                 "count": 2}]}
 Every addition below says which real AWS behaviour it reproduces.
+
+Realism keys for /_emulator/config. Each is off (0 / false) by default, so a
+test pays for a delay only when it asks for one. A window is counted from the
+call that starts it and read when it is checked.
+  profile_visibility_seconds       a new instance profile is unknown to EC2 for N s:
+                                   RunInstances / AssociateIamInstanceProfile /
+                                   ReplaceIamInstanceProfileAssociation naming it fail
+                                   "Invalid IAM Instance Profile name" (or "... ARN")
+  profile_role_visibility_seconds  for N s after AddRoleToInstanceProfile the same three
+                                   calls fail 'IAM Instance Profile "<arn>" has no
+                                   associated IAM Roles'
+  role_visibility_seconds          AddRoleToInstanceProfile naming a role created less
+                                   than N s ago fails NoSuchEntity
 """
 
 import argparse
@@ -39,6 +52,7 @@ from moto.ec2.models import iam_instance_profile as ec2_profile_models  # noqa: 
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
 from moto.ec2.responses import instances as ec2_instance_responses  # noqa: E402
 from moto.iam import models as iam_models  # noqa: E402
+from moto.iam.exceptions import NoSuchEntity  # noqa: E402
 from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -47,7 +61,14 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 LOCK = threading.Lock()
-CONFIG = {"latency_ms": 0, "profile_visibility_seconds": 0.0, "page_size": 25, "faults": []}
+CONFIG = {
+    "latency_ms": 0,
+    "page_size": 25,
+    "faults": [],
+    "profile_visibility_seconds": 0.0,
+    "profile_role_visibility_seconds": 0.0,
+    "role_visibility_seconds": 0.0,
+}
 CALLS: Counter = Counter()
 
 
@@ -55,7 +76,11 @@ CALLS: Counter = Counter()
 # AWS: a new instance profile is not usable by EC2 for several seconds after
 # CreateInstanceProfile returns. RunInstances naming it fails meanwhile with
 # InvalidParameterValue "Value (<name>) for parameter iamInstanceProfile.name is
-# invalid. Invalid IAM Instance Profile name". moto makes it usable at once.
+# invalid. Invalid IAM Instance Profile name" (hashicorp/terraform#939,
+# #9474), or "... iamInstanceProfile.arn is invalid. Invalid IAM Instance
+# Profile ARN" when named by ARN; AssociateIamInstanceProfile and
+# ReplaceIamInstanceProfileAssociation likewise (terraform-provider-aws#838).
+# moto makes it usable at once.
 PROFILE_CREATED_AT: dict = {}
 _create_instance_profile = iam_models.IAMBackend.create_instance_profile
 
@@ -70,12 +95,82 @@ def create_instance_profile(self, name, *args, **kwargs):
 iam_models.IAMBackend.create_instance_profile = create_instance_profile
 
 
-def _profile_name(kwargs):
-    name = kwargs.get("iam_instance_profile_name")
-    arn = kwargs.get("iam_instance_profile_arn")
-    if not name and arn:
-        name = arn.rsplit("/", 1)[-1]
-    return name
+# AWS: a role just added to an instance profile is not seen by EC2 at once
+# either. Meanwhile RunInstances fails with InvalidParameterValue 'IAM Instance
+# Profile "arn:aws:iam::<account>:instance-profile/<name>" has no associated IAM
+# Roles' (hashicorp/terraform#2660 and #4306; terraform-provider-aws retries
+# both this and "Invalid IAM Instance Profile" on RunInstances for its IAM
+# propagation timeout, hashicorp/terraform#7938). AssociateIamInstanceProfile and
+# ReplaceIamInstanceProfileAssociation name a profile the same way and meet the
+# same delay (terraform-provider-aws#838). moto sees the role at once.
+PROFILE_ROLE_ADDED_AT: dict = {}
+
+
+def refuse_unpropagated_profile(ec2_backend, name=None, arn=None):
+    """Raise the error EC2 gives for a profile, or its role, IAM has not yet propagated."""
+    profile = name or (arn.rsplit("/", 1)[-1] if arn else None)
+    if not profile:
+        return
+    now = time.monotonic()
+    with LOCK:
+        created = PROFILE_CREATED_AT.get(profile)
+        role_added = PROFILE_ROLE_ADDED_AT.get(profile)
+        profile_window = float(CONFIG["profile_visibility_seconds"])
+        role_window = float(CONFIG["profile_role_visibility_seconds"])
+    if created is not None and now - created < profile_window:
+        if name:
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                f"Value ({name}) for parameter iamInstanceProfile.name is invalid. "
+                "Invalid IAM Instance Profile name",
+            )
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Value ({arn}) for parameter iamInstanceProfile.arn is invalid. "
+            "Invalid IAM Instance Profile ARN",
+        )
+    if role_added is not None and now - role_added < role_window:
+        if not arn:
+            iam = iam_models.iam_backends[ec2_backend.account_id][ec2_backend.partition]
+            arn = iam.get_instance_profile(profile).arn
+        raise EC2ClientError(
+            "InvalidParameterValue", f'IAM Instance Profile "{arn}" has no associated IAM Roles'
+        )
+
+
+# AWS: a new role is not visible to IAM's own AddRoleToInstanceProfile for a
+# few seconds after CreateRole returns: it fails with NoSuchEntity "The role
+# with name <name> cannot be found." (IAM is eventually consistent, IAM user
+# guide troubleshoot_general.html#troubleshoot_general_eventual-consistency as
+# cited in terraform-provider-aws#838; terraform-provider-aws
+# internal/service/iam/instance_profile.go instanceProfileAddRole retries
+# NoSuchEntity "The role with name" for its propagation timeout). moto finds the
+# role at once.
+ROLE_CREATED_AT: dict = {}
+_create_role = iam_models.IAMBackend.create_role
+_add_role_to_instance_profile = iam_models.IAMBackend.add_role_to_instance_profile
+
+
+def create_role(self, *args, **kwargs):
+    role = _create_role(self, *args, **kwargs)
+    with LOCK:
+        ROLE_CREATED_AT[role.name] = time.monotonic()
+    return role
+
+
+def add_role_to_instance_profile(self, profile_name, role_name):
+    with LOCK:
+        created = ROLE_CREATED_AT.get(role_name)
+        window = float(CONFIG["role_visibility_seconds"])
+    if created is not None and time.monotonic() - created < window:
+        raise NoSuchEntity(f"The role with name {role_name} cannot be found.")
+    _add_role_to_instance_profile(self, profile_name, role_name)
+    with LOCK:
+        PROFILE_ROLE_ADDED_AT[profile_name] = time.monotonic()
+
+
+iam_models.IAMBackend.create_role = create_role
+iam_models.IAMBackend.add_role_to_instance_profile = add_role_to_instance_profile
 
 
 # --- RunInstances ClientToken idempotency ----------------------------------------
@@ -95,17 +190,9 @@ def run_instances(self, image_id, count, user_data, security_group_names, **kwar
             previous = RESERVATIONS_BY_TOKEN.get(key)
         if previous is not None:
             return previous
-    name = _profile_name(kwargs)
-    if name:
-        with LOCK:
-            created = PROFILE_CREATED_AT.get(name)
-            window = float(CONFIG["profile_visibility_seconds"])
-        if created is not None and time.monotonic() - created < window:
-            raise EC2ClientError(
-                "InvalidParameterValue",
-                f"Value ({name}) for parameter iamInstanceProfile.name is invalid. "
-                "Invalid IAM Instance Profile name",
-            )
+    refuse_unpropagated_profile(
+        self, kwargs.get("iam_instance_profile_name"), kwargs.get("iam_instance_profile_arn")
+    )
     reservation = _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
     if token:
         with LOCK:
@@ -119,17 +206,35 @@ ec2_instances.InstanceBackend.run_instances = run_instances
 # then associates the instance profile again, which must be a no-op as the
 # instance already has it (AWS returns the original reservation unchanged).
 _associate = ec2_profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_profile
+_replace_association = (
+    ec2_profile_models.IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association
+)
 
 
-def associate_iam_instance_profile(self, instance_id, *args, **kwargs):
+def associate_iam_instance_profile(
+    self, instance_id, iam_instance_profile_name=None, iam_instance_profile_arn=None
+):
     existing = self.iam_instance_profile_associations.get(instance_id)
     if existing is not None:
         return existing
-    return _associate(self, instance_id, *args, **kwargs)
+    refuse_unpropagated_profile(self, iam_instance_profile_name, iam_instance_profile_arn)
+    return _associate(self, instance_id, iam_instance_profile_name, iam_instance_profile_arn)
+
+
+def replace_iam_instance_profile_association(
+    self, association_id, iam_instance_profile_name=None, iam_instance_profile_arn=None
+):
+    refuse_unpropagated_profile(self, iam_instance_profile_name, iam_instance_profile_arn)
+    return _replace_association(
+        self, association_id, iam_instance_profile_name, iam_instance_profile_arn
+    )
 
 
 ec2_profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_profile = (
     associate_iam_instance_profile
+)
+ec2_profile_models.IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = (
+    replace_iam_instance_profile_association
 )
 
 
