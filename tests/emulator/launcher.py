@@ -28,6 +28,11 @@ call that starts it and read when it is checked.
                                    associated IAM Roles'
   role_visibility_seconds          AddRoleToInstanceProfile naming a role created less
                                    than N s ago fails NoSuchEntity
+  group_visibility_seconds         a security group made by CreateSecurityGroup is
+  group_visibility_describes       missing from DescribeSecurityGroups for N s and/or
+                                   for the first N describes that would list it:
+                                   InvalidGroup.NotFound when asked for by GroupIds,
+                                   left out of filtered (group-id ...) answers
 """
 
 import argparse
@@ -49,8 +54,12 @@ from moto.apigatewayv2 import responses as apigw_responses  # noqa: E402
 from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException  # noqa: E402
 from moto.ec2.exceptions import EC2ClientError  # noqa: E402
 from moto.ec2.models import iam_instance_profile as ec2_profile_models  # noqa: E402
+from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError  # noqa: E402
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
+from moto.ec2.models import security_groups as ec2_sg_models  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
 from moto.ec2.responses import instances as ec2_instance_responses  # noqa: E402
+from moto.ec2.responses import security_groups as ec2_sg_responses  # noqa: E402
 from moto.iam import models as iam_models  # noqa: E402
 from moto.iam.exceptions import NoSuchEntity  # noqa: E402
 from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: E402
@@ -68,6 +77,8 @@ CONFIG = {
     "profile_visibility_seconds": 0.0,
     "profile_role_visibility_seconds": 0.0,
     "role_visibility_seconds": 0.0,
+    "group_visibility_seconds": 0.0,
+    "group_visibility_describes": 0,
 }
 CALLS: Counter = Counter()
 
@@ -236,6 +247,70 @@ ec2_profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_p
 ec2_profile_models.IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = (
     replace_iam_instance_profile_association
 )
+
+
+# --- EC2 eventual consistency: a new security group -------------------------------
+# AWS: "If you successfully run the CreateSecurityGroup command, and then
+# immediately run another command using the security group ID that was
+# provided in the response of CreateSecurityGroup, it may return an
+# InvalidGroup.NotFound error" (EC2 developer guide, "Eventual consistency in
+# the Amazon EC2 API"; boto/boto3#620). DescribeSecurityGroups by GroupIds
+# answers InvalidGroup.NotFound "The security group '<id>' does not exist"; a
+# filtered describe (group-id) just leaves the group out. terraform-provider-aws
+# therefore never reads a new group once: waitSecurityGroupCreated polls
+# DescribeSecurityGroups until it is found three times in a row
+# (ContinuousTargetOccurence: 3), treating NotFound and an empty answer alike as
+# "not yet" (NotFoundChecks: 1000). moto lists the group at once. Only groups
+# made through CreateSecurityGroup are hidden, never a VPC's default group, and
+# only DescribeSecurityGroups sees the delay.
+NEW_GROUPS: dict = {}  # group id -> [visible-after (monotonic), describes still to miss]
+_create_security_group = ec2_sg_models.SecurityGroupBackend.create_security_group
+
+
+def create_security_group(self, *args, **kwargs):
+    group = _create_security_group(self, *args, **kwargs)
+    if not kwargs.get("is_default"):
+        with LOCK:
+            seconds = float(CONFIG["group_visibility_seconds"])
+            describes = int(CONFIG["group_visibility_describes"])
+            if seconds > 0 or describes > 0:
+                NEW_GROUPS[group.id] = [time.monotonic() + seconds, describes]
+    return group
+
+
+def _not_yet_visible(groups):
+    """The ids among groups EC2 would not show yet; each counts one describe missed."""
+    hidden = set()
+    now = time.monotonic()
+    with LOCK:
+        for group in groups:
+            entry = NEW_GROUPS.get(group.id)
+            if entry is None:
+                continue
+            if now < entry[0] or entry[1] > 0:
+                entry[1] = max(0, entry[1] - 1)
+                hidden.add(group.id)
+            else:
+                del NEW_GROUPS[group.id]
+    return hidden
+
+
+def describe_security_groups(self):
+    group_ids = self._get_param("GroupIds", [])
+    groups = self.ec2_backend.describe_security_groups(
+        group_ids=group_ids,
+        groupnames=self._get_param("GroupNames", []),
+        filters=self._filters_from_querystring(),
+    )
+    hidden = _not_yet_visible(groups)
+    for group_id in group_ids:
+        if group_id in hidden:
+            raise InvalidSecurityGroupNotFoundError(group_id)
+    return ActionResult({"SecurityGroups": [g for g in groups if g.id not in hidden]})
+
+
+ec2_sg_models.SecurityGroupBackend.create_security_group = create_security_group
+ec2_sg_responses.SecurityGroups.describe_security_groups = describe_security_groups
 
 
 # --- Root volume mapping without size --------------------------------------------
