@@ -33,9 +33,15 @@ call that starts it and read when it is checked.
                                    for the first N describes that would list it:
                                    InvalidGroup.NotFound when asked for by GroupIds,
                                    left out of filtered (group-id ...) answers
+  group_dependency_violation       true: DeleteSecurityGroup of a group a not yet
+                                   terminated instance uses fails DependencyViolation
+  shutting_down_seconds            a terminated instance reports shutting-down for N s
+                                   before terminated (with the key above, its groups
+                                   cannot be deleted meanwhile)
 """
 
 import argparse
+import copy
 import io
 import json
 import os
@@ -54,7 +60,10 @@ from moto.apigatewayv2 import responses as apigw_responses  # noqa: E402
 from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException  # noqa: E402
 from moto.ec2.exceptions import EC2ClientError  # noqa: E402
 from moto.ec2.models import iam_instance_profile as ec2_profile_models  # noqa: E402
-from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError  # noqa: E402
+from moto.ec2.exceptions import (  # noqa: E402
+    DependencyViolationError,
+    InvalidSecurityGroupNotFoundError,
+)
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
 from moto.ec2.models import security_groups as ec2_sg_models  # noqa: E402
 from moto.core.responses import ActionResult  # noqa: E402
@@ -79,6 +88,8 @@ CONFIG = {
     "role_visibility_seconds": 0.0,
     "group_visibility_seconds": 0.0,
     "group_visibility_describes": 0,
+    "group_dependency_violation": False,
+    "shutting_down_seconds": 0.0,
 }
 CALLS: Counter = Counter()
 
@@ -311,6 +322,98 @@ def describe_security_groups(self):
 
 ec2_sg_models.SecurityGroupBackend.create_security_group = create_security_group
 ec2_sg_responses.SecurityGroups.describe_security_groups = describe_security_groups
+
+
+# --- Deleting a security group that is in use -------------------------------------
+# AWS: DeleteSecurityGroup of a group still attached to an instance (through
+# its network interface) fails with DependencyViolation "resource <sg-id> has a
+# dependent object" (hashicorp/terraform-provider-aws#1671, #32745). It goes on
+# failing while a terminated instance is still shutting-down and for a while
+# after, until the interface is released (cloud-barista/cb-spider#460,
+# swiftotter/driver#43); terraform-provider-aws's security group delete retries
+# DependencyViolation and InvalidGroup.InUse for its whole delete timeout.
+# moto deletes a group in use at once and even leaves the instance naming it.
+def _instance_group_ids(instance):
+    # The instance's own list is what ModifyInstanceAttribute(Groups) changes;
+    # moto leaves the old groups on the network interface, so the interface is
+    # asked only for an instance launched with groups on its interface alone.
+    groups = list(instance.security_groups or [])
+    if not groups:
+        for nic in instance.nics.values():
+            groups.extend(getattr(nic, "_group_set", []) or [])
+    return {g if isinstance(g, str) else g.id for g in groups}
+
+
+_delete_security_group = ec2_sg_models.SecurityGroupBackend.delete_security_group
+
+
+def delete_security_group(self, name=None, group_id=None):
+    with LOCK:
+        check = bool(CONFIG["group_dependency_violation"])
+    group = self.get_security_group_by_name_or_id(group_id or name) if check else None
+    if group is not None:
+        for instance in self.all_instances():
+            if instance.state != "terminated" and group.id in _instance_group_ids(instance):
+                raise DependencyViolationError(f"resource {group.id} has a dependent object")
+    return _delete_security_group(self, name=name, group_id=group_id)
+
+
+ec2_sg_models.SecurityGroupBackend.delete_security_group = delete_security_group
+
+
+# AWS: TerminateInstances moves an instance to shutting-down (code 32) and
+# only later to terminated (code 48): "When you terminate an instance, it
+# enters the shutting-down state and then the terminated state" (EC2 user
+# guide, "State change events for Amazon EC2 instances"). moto answers
+# TerminateInstances with shutting-down but DescribeInstances shows terminated
+# at once.
+class ShuttingDown(ec2_instances.InstanceState):
+    """shutting-down until a deadline, terminated after; a later assignment wins."""
+
+    def __init__(self, until):
+        # No super().__init__: name and code are derived from the deadline.
+        self.until = until
+        self.assigned = {}
+
+    def _done(self):
+        return time.monotonic() >= self.until
+
+    @property
+    def name(self):
+        return self.assigned.get("name", "terminated" if self._done() else "shutting-down")
+
+    @name.setter
+    def name(self, value):
+        self.assigned["name"] = value
+
+    @property
+    def code(self):
+        return self.assigned.get("code", 48 if self._done() else 32)
+
+    @code.setter
+    def code(self, value):
+        self.assigned["code"] = value
+
+    def __copy__(self):
+        # moto copies the state to report it as PreviousState: a snapshot.
+        return ec2_instances.InstanceState(self.name, self.code)
+
+
+_terminate = ec2_instances.Instance.terminate
+
+
+def terminate(self):
+    if isinstance(self._state, ShuttingDown) and "name" not in self._state.assigned:
+        return copy.copy(self._state)  # terminating again changes nothing
+    previous = _terminate(self)
+    with LOCK:
+        seconds = float(CONFIG["shutting_down_seconds"])
+    if seconds > 0 and previous.name not in ("shutting-down", "terminated"):
+        self._state = ShuttingDown(time.monotonic() + seconds)
+    return previous
+
+
+ec2_instances.Instance.terminate = terminate
 
 
 # --- Root volume mapping without size --------------------------------------------
