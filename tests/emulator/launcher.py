@@ -38,6 +38,10 @@ call that starts it and read when it is checked.
   shutting_down_seconds            a terminated instance reports shutting-down for N s
                                    before terminated (with the key above, its groups
                                    cannot be deleted meanwhile)
+  start_mismatch_seconds           after ModifyInstanceAttribute changes InstanceType,
+  start_mismatch_calls             StartInstances of that instance fails "LaunchPlan
+                                   instance type does not match attribute value" for
+                                   N s and/or for the first N calls
 """
 
 import argparse
@@ -90,6 +94,8 @@ CONFIG = {
     "group_visibility_describes": 0,
     "group_dependency_violation": False,
     "shutting_down_seconds": 0.0,
+    "start_mismatch_seconds": 0.0,
+    "start_mismatch_calls": 0,
 }
 CALLS: Counter = Counter()
 
@@ -414,6 +420,55 @@ def terminate(self):
 
 
 ec2_instances.Instance.terminate = terminate
+
+
+# --- StartInstances right after an instance-type change -------------------------
+# AWS: StartInstances soon after ModifyInstanceAttribute changed InstanceType
+# can fail with InvalidParameterValue "Invalid value '<old type>' for
+# instanceType. LaunchPlan instance type does not match attribute value <new
+# type>" until the change propagates (boto/boto3#2190, resizing t2.small to
+# t2.micro). terraform-provider-aws retries exactly this message on
+# StartInstances for its propagation timeout, citing
+# hashicorp/terraform-provider-aws#16433. moto starts the instance at once.
+TYPE_CHANGES: dict = {}  # instance id -> [mismatch until (monotonic), calls still to fail, old, new]
+_modify_instance_attribute = ec2_instances.InstanceBackend.modify_instance_attribute
+_start_instances = ec2_instances.InstanceBackend.start_instances
+
+
+def modify_instance_attribute(self, instance_id, key, value):
+    old = getattr(self.get_instance(instance_id), "instance_type", None)
+    instance = _modify_instance_attribute(self, instance_id, key, value)
+    if key == "instance_type" and value != old:
+        with LOCK:
+            seconds = float(CONFIG["start_mismatch_seconds"])
+            calls = int(CONFIG["start_mismatch_calls"])
+            if seconds > 0 or calls > 0:
+                TYPE_CHANGES[instance_id] = [time.monotonic() + seconds, calls, old, value]
+    return instance
+
+
+def start_instances(self, instance_ids):
+    now = time.monotonic()
+    for instance_id in instance_ids:
+        with LOCK:
+            entry = TYPE_CHANGES.get(instance_id)
+            if entry is None:
+                continue
+            if not (now < entry[0] or entry[1] > 0):
+                del TYPE_CHANGES[instance_id]
+                continue
+            entry[1] = max(0, entry[1] - 1)
+            old, new = entry[2], entry[3]
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Invalid value '{old}' for instanceType. "
+            f"LaunchPlan instance type does not match attribute value {new}",
+        )
+    return _start_instances(self, instance_ids)
+
+
+ec2_instances.InstanceBackend.modify_instance_attribute = modify_instance_attribute
+ec2_instances.InstanceBackend.start_instances = start_instances
 
 
 # --- Root volume mapping without size --------------------------------------------
