@@ -61,6 +61,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto.apigatewayv2 import models as apigw_models  # noqa: E402
 from moto.apigatewayv2 import responses as apigw_responses  # noqa: E402
+from moto.apigatewayv2 import urls as apigw_urls  # noqa: E402
 from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException  # noqa: E402
 from moto.ec2.exceptions import EC2ClientError  # noqa: E402
 from moto.ec2.models import iam_instance_profile as ec2_profile_models  # noqa: E402
@@ -543,6 +544,29 @@ def update_stage(self):
 
 apigw_responses.ApiGatewayV2Response.get_authorizers = get_authorizers
 apigw_responses.ApiGatewayV2Response.update_stage = update_stage
+
+# (UpdateStage above changes only the fields the request names, so an
+# UpdateStage without AccessLogSettings keeps the stage's access logging, as
+# AWS does; the only way to turn it off is DeleteAccessLogSettings below.)
+
+
+# AWS: DELETE /v2/apis/{apiId}/stages/{stageName}/accesslogsettings
+# (DeleteAccessLogSettings) answers 204 and turns the stage's access logging
+# off: "To disable access logging for a Stage, delete its AccessLogSettings"
+# (API Gateway V2 API reference, apis-apiid-stages-stagename-accesslogsettings);
+# 404 NotFoundException for an unknown API or stage. moto has no such route.
+def delete_access_log_settings(self):
+    parts = self.path.split("/")  # /v2/apis/{apiId}/stages/{stageName}/accesslogsettings
+    stage = self.apigatewayv2_backend.get_stage(parts[3], unquote(parts[5]))
+    stage.access_log_settings = None
+    stage.updated = datetime.now()
+    return 204, {"status": 204}, ""  # moto takes the status from the headers
+
+
+apigw_responses.ApiGatewayV2Response.delete_access_log_settings = delete_access_log_settings
+apigw_urls.url_paths[
+    "{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)/accesslogsettings$"
+] = apigw_responses.ApiGatewayV2Response.dispatch
 
 
 # AWS pages GetRoutes, GetIntegrations, GetAuthorizers and GetStages
