@@ -569,6 +569,61 @@ apigw_urls.url_paths[
 ] = apigw_responses.ApiGatewayV2Response.dispatch
 
 
+# AWS: a stage of an HTTP API is taggable on its own ARN,
+# arn:<partition>:apigateway:<region>::/apis/<apiId>/stages/<stageName> (API
+# Gateway developer guide, "API Gateway Amazon Resource Name (ARN) reference"
+# and "Set up tags for an API stage"): TagResource / UntagResource / GetTags on
+# /v2/tags/<url-encoded ARN> change and read the same tags GetStage and
+# GetStages report, and 404 NotFoundException for an unknown API or stage.
+# moto routes /v2/tags/ only for API and VPC link ARNs (404 page otherwise) and
+# keeps a stage's create-time tags apart from its tagger.
+STAGE_ARN = re.compile(r"^arn:[^:]+:apigateway:[^:]*::/apis/([^/]+)/stages/([^/]+)$")
+_get_tags = apigw_models.ApiGatewayV2Backend.get_tags
+_tag_resource = apigw_models.ApiGatewayV2Backend.tag_resource
+_untag_resource = apigw_models.ApiGatewayV2Backend.untag_resource
+
+
+def _stage_by_arn(backend, arn):
+    match = STAGE_ARN.match(arn)
+    if not match:
+        return None
+    stage = backend.get_stage(match.group(1), match.group(2))
+    if stage.tags is None:
+        stage.tags = {}
+    return stage
+
+
+def get_tags(self, resource_id):
+    stage = _stage_by_arn(self, resource_id)
+    if stage is None:
+        return _get_tags(self, resource_id)
+    return dict(stage.tags)
+
+
+def tag_resource(self, resource_arn, tags):
+    stage = _stage_by_arn(self, resource_arn)
+    if stage is None:
+        return _tag_resource(self, resource_arn, tags)
+    stage.tags.update(tags or {})
+
+
+def untag_resource(self, resource_arn, tag_keys):
+    stage = _stage_by_arn(self, resource_arn)
+    if stage is None:
+        return _untag_resource(self, resource_arn, tag_keys)
+    for key in tag_keys or []:
+        stage.tags.pop(key, None)
+
+
+apigw_models.ApiGatewayV2Backend.get_tags = get_tags
+apigw_models.ApiGatewayV2Backend.tag_resource = tag_resource
+apigw_models.ApiGatewayV2Backend.untag_resource = untag_resource
+apigw_urls.url_paths[
+    "{0}/v2/tags/(?P<resource_arn_pt1>[^/]+)/apis/(?P<resource_arn_pt2>[^/]+)"
+    "/stages/(?P<resource_arn_pt3>[^/]+)$"
+] = apigw_responses.ApiGatewayV2Response.dispatch
+
+
 # AWS pages GetRoutes, GetIntegrations, GetAuthorizers and GetStages
 # (maxResults, nextToken); moto returns every item at once. Page size here is
 # CONFIG["page_size"] (default 25) unless the caller asks for fewer.
@@ -704,7 +759,9 @@ def operation_of(environ, body):
         action = parse_qs(body.decode("utf-8", "replace")).get("Action")
         if action:
             return f"{service}:{action[0]}"
-    path = re.sub(r"/v2/apis/[^/]+", "/v2/apis/{id}", environ.get("PATH_INFO", ""))
+    # A tagged resource is named by its whole ARN, slashes and all.
+    path = re.sub(r"/v2/tags/.*", "/v2/tags/{id}", environ.get("PATH_INFO", ""))
+    path = re.sub(r"/v2/apis/[^/]+", "/v2/apis/{id}", path)
     path = re.sub(r"/(routes|integrations|authorizers|stages|tags)/[^/]+", r"/\1/{id}", path)
     return f"{service}:{environ.get('REQUEST_METHOD', 'GET')} {path}"
 
