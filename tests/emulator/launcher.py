@@ -49,7 +49,9 @@ import copy
 import io
 import json
 import os
+import random
 import re
+import string
 import sys
 import threading
 import time
@@ -72,6 +74,7 @@ from moto.ec2.exceptions import (  # noqa: E402
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
 from moto.ec2.models import security_groups as ec2_sg_models  # noqa: E402
 from moto.core.responses import ActionResult  # noqa: E402
+from moto.core.utils import iso_8601_datetime_without_milliseconds  # noqa: E402
 from moto.ec2.responses import instances as ec2_instance_responses  # noqa: E402
 from moto.ec2.responses import security_groups as ec2_sg_responses  # noqa: E402
 from moto.iam import models as iam_models  # noqa: E402
@@ -431,7 +434,8 @@ ec2_instances.Instance.terminate = terminate
 # t2.micro). terraform-provider-aws retries exactly this message on
 # StartInstances for its propagation timeout, citing
 # hashicorp/terraform-provider-aws#16433. moto starts the instance at once.
-TYPE_CHANGES: dict = {}  # instance id -> [mismatch until (monotonic), calls still to fail, old, new]
+# instance id -> [mismatch until (monotonic), calls still to fail, old type, new type]
+TYPE_CHANGES: dict = {}
 _modify_instance_attribute = ec2_instances.InstanceBackend.modify_instance_attribute
 _start_instances = ec2_instances.InstanceBackend.start_instances
 
@@ -518,6 +522,7 @@ STAGE_FIELDS = {
     "autoDeploy": "auto_deploy",
     "clientCertificateId": "client_certificate_id",
     "defaultRouteSettings": "default_route_settings",
+    "deploymentId": "deployment_id",
     "description": "description",
     "routeSettings": "route_settings",
     "stageVariables": "stage_variables",
@@ -624,9 +629,129 @@ apigw_urls.url_paths[
 ] = apigw_responses.ApiGatewayV2Response.dispatch
 
 
-# AWS pages GetRoutes, GetIntegrations, GetAuthorizers and GetStages
-# (maxResults, nextToken); moto returns every item at once. Page size here is
-# CONFIG["page_size"] (default 25) unless the caller asks for fewer.
+# AWS: an HTTP API's stage without autoDeploy serves only what was deployed to
+# it: CreateDeployment (POST /v2/apis/{apiId}/deployments, body description and
+# stageName) answers 201 with a Deployment (deploymentId, deploymentStatus
+# DEPLOYED, autoDeployed false, createdDate) and, given stageName, points that
+# stage at it: GetStage then reports the deploymentId. GetDeployments (paged),
+# GetDeployment, UpdateDeployment and DeleteDeployment go with it (API Gateway
+# V2 API reference, apis-apiid-deployments; aws-cli apigatewayv2
+# create-deployment example). An API without routes cannot be deployed: 400
+# BadRequestException "Unable to deploy API because no routes exist in this
+# API" (mach-composer/mach-composer-cli#42); an unknown stage is a 404. moto has
+# none of these routes and no deploymentId on stages.
+_stage_init = apigw_models.Stage.__init__
+_stage_to_json = apigw_models.Stage.to_json
+
+
+def stage_init(self, api, config):
+    _stage_init(self, api, config)
+    self.deployment_id = config.get("deploymentId")
+
+
+def stage_to_json(self):
+    out = _stage_to_json(self)
+    if getattr(self, "deployment_id", None):
+        out["deploymentId"] = self.deployment_id
+    return out
+
+
+apigw_models.Stage.__init__ = stage_init
+apigw_models.Stage.to_json = stage_to_json
+
+
+class DeploymentNotFound(APIGatewayV2Error):
+    code = 404
+
+    def __init__(self):
+        super().__init__("NotFoundException", "Invalid deployment identifier specified")
+
+
+def _deployments(api):
+    return api.__dict__.setdefault("emulator_deployments", {})
+
+
+def _deployment_json(deployment):
+    out = {key: value for key, value in deployment.items() if value is not None}
+    out["createdDate"] = iso_8601_datetime_without_milliseconds(deployment["createdDate"])
+    return out
+
+
+def create_deployment(self):
+    api = self.apigatewayv2_backend.get_api(self.path.split("/")[-2])
+    params = json.loads(self.body or "{}")
+    stage = None
+    if params.get("stageName"):
+        stage = api.get_stage(params["stageName"])
+    if not api.routes:
+        raise BadRequestException("Unable to deploy API because no routes exist in this API")
+    deployment = {
+        "autoDeployed": False,
+        "createdDate": datetime.now(),
+        "deploymentId": "".join(random.choices(string.ascii_lowercase + string.digits, k=6)),
+        "deploymentStatus": "DEPLOYED",
+        "description": params.get("description"),
+    }
+    _deployments(api)[deployment["deploymentId"]] = deployment
+    if stage is not None:
+        stage.deployment_id = deployment["deploymentId"]
+        stage.updated = datetime.now()
+    return 201, {"status": 201}, json.dumps(_deployment_json(deployment))
+
+
+def get_deployments(self):
+    api = self.apigatewayv2_backend.get_api(self.path.split("/")[-2])
+    items = [_deployment_json(d) for d in _deployments(api).values()]
+    return 200, {}, json.dumps({"items": items})
+
+
+def _deployment_at(self):
+    parts = self.path.split("/")  # /v2/apis/{apiId}/deployments/{deploymentId}
+    api = self.apigatewayv2_backend.get_api(parts[3])
+    deployment = _deployments(api).get(parts[5])
+    if deployment is None:
+        raise DeploymentNotFound()
+    return api, deployment
+
+
+def get_deployment(self):
+    _, deployment = _deployment_at(self)
+    return 200, {}, json.dumps(_deployment_json(deployment))
+
+
+def update_deployment(self):
+    _, deployment = _deployment_at(self)
+    params = json.loads(self.body or "{}")
+    if "description" in params:
+        deployment["description"] = params["description"]
+    return 200, {}, json.dumps(_deployment_json(deployment))
+
+
+def delete_deployment(self):
+    api, deployment = _deployment_at(self)
+    del _deployments(api)[deployment["deploymentId"]]
+    return 204, {"status": 204}, ""
+
+
+for _name, _method in (
+    ("create_deployment", create_deployment),
+    ("get_deployments", get_deployments),
+    ("get_deployment", get_deployment),
+    ("update_deployment", update_deployment),
+    ("delete_deployment", delete_deployment),
+):
+    setattr(apigw_responses.ApiGatewayV2Response, _name, _method)
+apigw_urls.url_paths["{0}/v2/apis/(?P<api_id>[^/]+)/deployments$"] = (
+    apigw_responses.ApiGatewayV2Response.dispatch
+)
+apigw_urls.url_paths["{0}/v2/apis/(?P<api_id>[^/]+)/deployments/(?P<deployment_id>[^/]+)$"] = (
+    apigw_responses.ApiGatewayV2Response.dispatch
+)
+
+
+# AWS pages GetRoutes, GetIntegrations, GetAuthorizers, GetStages and
+# GetDeployments (maxResults, nextToken); moto returns every item at once. Page
+# size here is CONFIG["page_size"] (default 25) unless the caller asks for fewer.
 def paginated(method):
     def wrapper(self):
         status, headers, body = method(self)
@@ -646,7 +771,7 @@ def paginated(method):
     return wrapper
 
 
-for _name in ("get_routes", "get_integrations", "get_authorizers", "get_stages"):
+for _name in ("get_routes", "get_integrations", "get_authorizers", "get_stages", "get_deployments"):
     setattr(
         apigw_responses.ApiGatewayV2Response,
         _name,
@@ -762,7 +887,8 @@ def operation_of(environ, body):
     # A tagged resource is named by its whole ARN, slashes and all.
     path = re.sub(r"/v2/tags/.*", "/v2/tags/{id}", environ.get("PATH_INFO", ""))
     path = re.sub(r"/v2/apis/[^/]+", "/v2/apis/{id}", path)
-    path = re.sub(r"/(routes|integrations|authorizers|stages|tags)/[^/]+", r"/\1/{id}", path)
+    children = "routes|integrations|authorizers|stages|deployments|tags"
+    path = re.sub(rf"/({children})/[^/]+", r"/\1/{id}", path)
     return f"{service}:{environ.get('REQUEST_METHOD', 'GET')} {path}"
 
 
