@@ -18,7 +18,10 @@ Every addition below says which real AWS behaviour it reproduces.
 
 Realism keys for /_emulator/config. Each is off (0 / false) by default, so a
 test pays for a delay only when it asks for one. A window is counted from the
-call that starts it and read when it is checked.
+call that starts it (CreateInstanceProfile, AddRoleToInstanceProfile,
+CreateRole, CreateSecurityGroup, TerminateInstances, ModifyInstanceAttribute).
+The IAM keys are read when the window is checked, the others when it starts.
+(The API Gateway calls added for moto's missing routes need no key.)
   profile_visibility_seconds       a new instance profile is unknown to EC2 for N s:
                                    RunInstances / AssociateIamInstanceProfile /
                                    ReplaceIamInstanceProfileAssociation naming it fail
