@@ -15,13 +15,46 @@ Control API (JSON, not AWS):
                                                 "error": "throttle" | "5xx" | "reset" | "reset-after",
                                                 "count": 2}]}
 Every addition below says which real AWS behaviour it reproduces.
+
+Realism keys for /_emulator/config. Each is off (0 / false) by default, so a
+test pays for a delay only when it asks for one. A window is counted from the
+call that starts it (CreateInstanceProfile, AddRoleToInstanceProfile,
+CreateRole, CreateSecurityGroup, TerminateInstances, ModifyInstanceAttribute).
+The IAM keys are read when the window is checked, the others when it starts.
+(The API Gateway calls added for moto's missing routes need no key.)
+  profile_visibility_seconds       a new instance profile is unknown to EC2 for N s:
+                                   RunInstances / AssociateIamInstanceProfile /
+                                   ReplaceIamInstanceProfileAssociation naming it fail
+                                   "Invalid IAM Instance Profile name" (or "... ARN")
+  profile_role_visibility_seconds  for N s after AddRoleToInstanceProfile the same three
+                                   calls fail 'IAM Instance Profile "<arn>" has no
+                                   associated IAM Roles'
+  role_visibility_seconds          AddRoleToInstanceProfile naming a role created less
+                                   than N s ago fails NoSuchEntity
+  group_visibility_seconds         a security group made by CreateSecurityGroup is
+  group_visibility_describes       missing from DescribeSecurityGroups for N s and/or
+                                   for the first N describes that would list it:
+                                   InvalidGroup.NotFound when asked for by GroupIds,
+                                   left out of filtered (group-id ...) answers
+  group_dependency_violation       true: DeleteSecurityGroup of a group a not yet
+                                   terminated instance uses fails DependencyViolation
+  shutting_down_seconds            a terminated instance reports shutting-down for N s
+                                   before terminated (with the key above, its groups
+                                   cannot be deleted meanwhile)
+  start_mismatch_seconds           after ModifyInstanceAttribute changes InstanceType,
+  start_mismatch_calls             StartInstances of that instance fails "LaunchPlan
+                                   instance type does not match attribute value" for
+                                   N s and/or for the first N calls
 """
 
 import argparse
+import copy
 import io
 import json
 import os
+import random
 import re
+import string
 import sys
 import threading
 import time
@@ -33,12 +66,22 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto.apigatewayv2 import models as apigw_models  # noqa: E402
 from moto.apigatewayv2 import responses as apigw_responses  # noqa: E402
+from moto.apigatewayv2 import urls as apigw_urls  # noqa: E402
 from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException  # noqa: E402
 from moto.ec2.exceptions import EC2ClientError  # noqa: E402
 from moto.ec2.models import iam_instance_profile as ec2_profile_models  # noqa: E402
+from moto.ec2.exceptions import (  # noqa: E402
+    DependencyViolationError,
+    InvalidSecurityGroupNotFoundError,
+)
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
+from moto.ec2.models import security_groups as ec2_sg_models  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.core.utils import iso_8601_datetime_without_milliseconds  # noqa: E402
 from moto.ec2.responses import instances as ec2_instance_responses  # noqa: E402
+from moto.ec2.responses import security_groups as ec2_sg_responses  # noqa: E402
 from moto.iam import models as iam_models  # noqa: E402
+from moto.iam.exceptions import NoSuchEntity  # noqa: E402
 from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -47,7 +90,20 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 LOCK = threading.Lock()
-CONFIG = {"latency_ms": 0, "profile_visibility_seconds": 0.0, "page_size": 25, "faults": []}
+CONFIG = {
+    "latency_ms": 0,
+    "page_size": 25,
+    "faults": [],
+    "profile_visibility_seconds": 0.0,
+    "profile_role_visibility_seconds": 0.0,
+    "role_visibility_seconds": 0.0,
+    "group_visibility_seconds": 0.0,
+    "group_visibility_describes": 0,
+    "group_dependency_violation": False,
+    "shutting_down_seconds": 0.0,
+    "start_mismatch_seconds": 0.0,
+    "start_mismatch_calls": 0,
+}
 CALLS: Counter = Counter()
 
 
@@ -55,7 +111,11 @@ CALLS: Counter = Counter()
 # AWS: a new instance profile is not usable by EC2 for several seconds after
 # CreateInstanceProfile returns. RunInstances naming it fails meanwhile with
 # InvalidParameterValue "Value (<name>) for parameter iamInstanceProfile.name is
-# invalid. Invalid IAM Instance Profile name". moto makes it usable at once.
+# invalid. Invalid IAM Instance Profile name" (hashicorp/terraform#939,
+# #9474), or "... iamInstanceProfile.arn is invalid. Invalid IAM Instance
+# Profile ARN" when named by ARN; AssociateIamInstanceProfile and
+# ReplaceIamInstanceProfileAssociation likewise (terraform-provider-aws#838).
+# moto makes it usable at once.
 PROFILE_CREATED_AT: dict = {}
 _create_instance_profile = iam_models.IAMBackend.create_instance_profile
 
@@ -70,12 +130,82 @@ def create_instance_profile(self, name, *args, **kwargs):
 iam_models.IAMBackend.create_instance_profile = create_instance_profile
 
 
-def _profile_name(kwargs):
-    name = kwargs.get("iam_instance_profile_name")
-    arn = kwargs.get("iam_instance_profile_arn")
-    if not name and arn:
-        name = arn.rsplit("/", 1)[-1]
-    return name
+# AWS: a role just added to an instance profile is not seen by EC2 at once
+# either. Meanwhile RunInstances fails with InvalidParameterValue 'IAM Instance
+# Profile "arn:aws:iam::<account>:instance-profile/<name>" has no associated IAM
+# Roles' (hashicorp/terraform#2660 and #4306; terraform-provider-aws retries
+# both this and "Invalid IAM Instance Profile" on RunInstances for its IAM
+# propagation timeout, hashicorp/terraform#7938). AssociateIamInstanceProfile and
+# ReplaceIamInstanceProfileAssociation name a profile the same way and meet the
+# same delay (terraform-provider-aws#838). moto sees the role at once.
+PROFILE_ROLE_ADDED_AT: dict = {}
+
+
+def refuse_unpropagated_profile(ec2_backend, name=None, arn=None):
+    """Raise the error EC2 gives for a profile, or its role, IAM has not yet propagated."""
+    profile = name or (arn.rsplit("/", 1)[-1] if arn else None)
+    if not profile:
+        return
+    now = time.monotonic()
+    with LOCK:
+        created = PROFILE_CREATED_AT.get(profile)
+        role_added = PROFILE_ROLE_ADDED_AT.get(profile)
+        profile_window = float(CONFIG["profile_visibility_seconds"])
+        role_window = float(CONFIG["profile_role_visibility_seconds"])
+    if created is not None and now - created < profile_window:
+        if name:
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                f"Value ({name}) for parameter iamInstanceProfile.name is invalid. "
+                "Invalid IAM Instance Profile name",
+            )
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Value ({arn}) for parameter iamInstanceProfile.arn is invalid. "
+            "Invalid IAM Instance Profile ARN",
+        )
+    if role_added is not None and now - role_added < role_window:
+        if not arn:
+            iam = iam_models.iam_backends[ec2_backend.account_id][ec2_backend.partition]
+            arn = iam.get_instance_profile(profile).arn
+        raise EC2ClientError(
+            "InvalidParameterValue", f'IAM Instance Profile "{arn}" has no associated IAM Roles'
+        )
+
+
+# AWS: a new role is not visible to IAM's own AddRoleToInstanceProfile for a
+# few seconds after CreateRole returns: it fails with NoSuchEntity "The role
+# with name <name> cannot be found." (IAM is eventually consistent, IAM user
+# guide troubleshoot_general.html#troubleshoot_general_eventual-consistency as
+# cited in terraform-provider-aws#838; terraform-provider-aws
+# internal/service/iam/instance_profile.go instanceProfileAddRole retries
+# NoSuchEntity "The role with name" for its propagation timeout). moto finds the
+# role at once.
+ROLE_CREATED_AT: dict = {}
+_create_role = iam_models.IAMBackend.create_role
+_add_role_to_instance_profile = iam_models.IAMBackend.add_role_to_instance_profile
+
+
+def create_role(self, *args, **kwargs):
+    role = _create_role(self, *args, **kwargs)
+    with LOCK:
+        ROLE_CREATED_AT[role.name] = time.monotonic()
+    return role
+
+
+def add_role_to_instance_profile(self, profile_name, role_name):
+    with LOCK:
+        created = ROLE_CREATED_AT.get(role_name)
+        window = float(CONFIG["role_visibility_seconds"])
+    if created is not None and time.monotonic() - created < window:
+        raise NoSuchEntity(f"The role with name {role_name} cannot be found.")
+    _add_role_to_instance_profile(self, profile_name, role_name)
+    with LOCK:
+        PROFILE_ROLE_ADDED_AT[profile_name] = time.monotonic()
+
+
+iam_models.IAMBackend.create_role = create_role
+iam_models.IAMBackend.add_role_to_instance_profile = add_role_to_instance_profile
 
 
 # --- RunInstances ClientToken idempotency ----------------------------------------
@@ -95,17 +225,9 @@ def run_instances(self, image_id, count, user_data, security_group_names, **kwar
             previous = RESERVATIONS_BY_TOKEN.get(key)
         if previous is not None:
             return previous
-    name = _profile_name(kwargs)
-    if name:
-        with LOCK:
-            created = PROFILE_CREATED_AT.get(name)
-            window = float(CONFIG["profile_visibility_seconds"])
-        if created is not None and time.monotonic() - created < window:
-            raise EC2ClientError(
-                "InvalidParameterValue",
-                f"Value ({name}) for parameter iamInstanceProfile.name is invalid. "
-                "Invalid IAM Instance Profile name",
-            )
+    refuse_unpropagated_profile(
+        self, kwargs.get("iam_instance_profile_name"), kwargs.get("iam_instance_profile_arn")
+    )
     reservation = _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
     if token:
         with LOCK:
@@ -119,18 +241,242 @@ ec2_instances.InstanceBackend.run_instances = run_instances
 # then associates the instance profile again, which must be a no-op as the
 # instance already has it (AWS returns the original reservation unchanged).
 _associate = ec2_profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_profile
+_replace_association = (
+    ec2_profile_models.IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association
+)
 
 
-def associate_iam_instance_profile(self, instance_id, *args, **kwargs):
+def associate_iam_instance_profile(
+    self, instance_id, iam_instance_profile_name=None, iam_instance_profile_arn=None
+):
     existing = self.iam_instance_profile_associations.get(instance_id)
     if existing is not None:
         return existing
-    return _associate(self, instance_id, *args, **kwargs)
+    refuse_unpropagated_profile(self, iam_instance_profile_name, iam_instance_profile_arn)
+    return _associate(self, instance_id, iam_instance_profile_name, iam_instance_profile_arn)
+
+
+def replace_iam_instance_profile_association(
+    self, association_id, iam_instance_profile_name=None, iam_instance_profile_arn=None
+):
+    refuse_unpropagated_profile(self, iam_instance_profile_name, iam_instance_profile_arn)
+    return _replace_association(
+        self, association_id, iam_instance_profile_name, iam_instance_profile_arn
+    )
 
 
 ec2_profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_profile = (
     associate_iam_instance_profile
 )
+ec2_profile_models.IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = (
+    replace_iam_instance_profile_association
+)
+
+
+# --- EC2 eventual consistency: a new security group -------------------------------
+# AWS: "If you successfully run the CreateSecurityGroup command, and then
+# immediately run another command using the security group ID that was
+# provided in the response of CreateSecurityGroup, it may return an
+# InvalidGroup.NotFound error" (EC2 developer guide, "Eventual consistency in
+# the Amazon EC2 API"; boto/boto3#620). DescribeSecurityGroups by GroupIds
+# answers InvalidGroup.NotFound "The security group '<id>' does not exist"; a
+# filtered describe (group-id) just leaves the group out. terraform-provider-aws
+# therefore never reads a new group once: waitSecurityGroupCreated polls
+# DescribeSecurityGroups until it is found three times in a row
+# (ContinuousTargetOccurence: 3), treating NotFound and an empty answer alike as
+# "not yet" (NotFoundChecks: 1000). moto lists the group at once. Only groups
+# made through CreateSecurityGroup are hidden, never a VPC's default group, and
+# only DescribeSecurityGroups sees the delay.
+NEW_GROUPS: dict = {}  # group id -> [visible-after (monotonic), describes still to miss]
+_create_security_group = ec2_sg_models.SecurityGroupBackend.create_security_group
+
+
+def create_security_group(self, *args, **kwargs):
+    group = _create_security_group(self, *args, **kwargs)
+    if not kwargs.get("is_default"):
+        with LOCK:
+            seconds = float(CONFIG["group_visibility_seconds"])
+            describes = int(CONFIG["group_visibility_describes"])
+            if seconds > 0 or describes > 0:
+                NEW_GROUPS[group.id] = [time.monotonic() + seconds, describes]
+    return group
+
+
+def _not_yet_visible(groups):
+    """The ids among groups EC2 would not show yet; each counts one describe missed."""
+    hidden = set()
+    now = time.monotonic()
+    with LOCK:
+        for group in groups:
+            entry = NEW_GROUPS.get(group.id)
+            if entry is None:
+                continue
+            if now < entry[0] or entry[1] > 0:
+                entry[1] = max(0, entry[1] - 1)
+                hidden.add(group.id)
+            else:
+                del NEW_GROUPS[group.id]
+    return hidden
+
+
+def describe_security_groups(self):
+    group_ids = self._get_param("GroupIds", [])
+    groups = self.ec2_backend.describe_security_groups(
+        group_ids=group_ids,
+        groupnames=self._get_param("GroupNames", []),
+        filters=self._filters_from_querystring(),
+    )
+    hidden = _not_yet_visible(groups)
+    for group_id in group_ids:
+        if group_id in hidden:
+            raise InvalidSecurityGroupNotFoundError(group_id)
+    return ActionResult({"SecurityGroups": [g for g in groups if g.id not in hidden]})
+
+
+ec2_sg_models.SecurityGroupBackend.create_security_group = create_security_group
+ec2_sg_responses.SecurityGroups.describe_security_groups = describe_security_groups
+
+
+# --- Deleting a security group that is in use -------------------------------------
+# AWS: DeleteSecurityGroup of a group still attached to an instance (through
+# its network interface) fails with DependencyViolation "resource <sg-id> has a
+# dependent object" (hashicorp/terraform-provider-aws#1671, #32745). It goes on
+# failing while a terminated instance is still shutting-down and for a while
+# after, until the interface is released (cloud-barista/cb-spider#460,
+# swiftotter/driver#43); terraform-provider-aws's security group delete retries
+# DependencyViolation and InvalidGroup.InUse for its whole delete timeout.
+# moto deletes a group in use at once and even leaves the instance naming it.
+def _instance_group_ids(instance):
+    # The instance's own list is what ModifyInstanceAttribute(Groups) changes;
+    # moto leaves the old groups on the network interface, so the interface is
+    # asked only for an instance launched with groups on its interface alone.
+    groups = list(instance.security_groups or [])
+    if not groups:
+        for nic in instance.nics.values():
+            groups.extend(getattr(nic, "_group_set", []) or [])
+    return {g if isinstance(g, str) else g.id for g in groups}
+
+
+_delete_security_group = ec2_sg_models.SecurityGroupBackend.delete_security_group
+
+
+def delete_security_group(self, name=None, group_id=None):
+    with LOCK:
+        check = bool(CONFIG["group_dependency_violation"])
+    group = self.get_security_group_by_name_or_id(group_id or name) if check else None
+    if group is not None:
+        for instance in self.all_instances():
+            if instance.state != "terminated" and group.id in _instance_group_ids(instance):
+                raise DependencyViolationError(f"resource {group.id} has a dependent object")
+    return _delete_security_group(self, name=name, group_id=group_id)
+
+
+ec2_sg_models.SecurityGroupBackend.delete_security_group = delete_security_group
+
+
+# AWS: TerminateInstances moves an instance to shutting-down (code 32) and
+# only later to terminated (code 48): "When you terminate an instance, it
+# enters the shutting-down state and then the terminated state" (EC2 user
+# guide, "State change events for Amazon EC2 instances"). moto answers
+# TerminateInstances with shutting-down but DescribeInstances shows terminated
+# at once.
+class ShuttingDown(ec2_instances.InstanceState):
+    """shutting-down until a deadline, terminated after; a later assignment wins."""
+
+    def __init__(self, until):
+        # No super().__init__: name and code are derived from the deadline.
+        self.until = until
+        self.assigned = {}
+
+    def _done(self):
+        return time.monotonic() >= self.until
+
+    @property
+    def name(self):
+        return self.assigned.get("name", "terminated" if self._done() else "shutting-down")
+
+    @name.setter
+    def name(self, value):
+        self.assigned["name"] = value
+
+    @property
+    def code(self):
+        return self.assigned.get("code", 48 if self._done() else 32)
+
+    @code.setter
+    def code(self, value):
+        self.assigned["code"] = value
+
+    def __copy__(self):
+        # moto copies the state to report it as PreviousState: a snapshot.
+        return ec2_instances.InstanceState(self.name, self.code)
+
+
+_terminate = ec2_instances.Instance.terminate
+
+
+def terminate(self):
+    if isinstance(self._state, ShuttingDown) and "name" not in self._state.assigned:
+        return copy.copy(self._state)  # terminating again changes nothing
+    previous = _terminate(self)
+    with LOCK:
+        seconds = float(CONFIG["shutting_down_seconds"])
+    if seconds > 0 and previous.name not in ("shutting-down", "terminated"):
+        self._state = ShuttingDown(time.monotonic() + seconds)
+    return previous
+
+
+ec2_instances.Instance.terminate = terminate
+
+
+# --- StartInstances right after an instance-type change -------------------------
+# AWS: StartInstances soon after ModifyInstanceAttribute changed InstanceType
+# can fail with InvalidParameterValue "Invalid value '<old type>' for
+# instanceType. LaunchPlan instance type does not match attribute value <new
+# type>" until the change propagates (boto/boto3#2190, resizing t2.small to
+# t2.micro). terraform-provider-aws retries exactly this message on
+# StartInstances for its propagation timeout, citing
+# hashicorp/terraform-provider-aws#16433. moto starts the instance at once.
+# instance id -> [mismatch until (monotonic), calls still to fail, old type, new type]
+TYPE_CHANGES: dict = {}
+_modify_instance_attribute = ec2_instances.InstanceBackend.modify_instance_attribute
+_start_instances = ec2_instances.InstanceBackend.start_instances
+
+
+def modify_instance_attribute(self, instance_id, key, value):
+    old = getattr(self.get_instance(instance_id), "instance_type", None)
+    instance = _modify_instance_attribute(self, instance_id, key, value)
+    if key == "instance_type" and value != old:
+        with LOCK:
+            seconds = float(CONFIG["start_mismatch_seconds"])
+            calls = int(CONFIG["start_mismatch_calls"])
+            if seconds > 0 or calls > 0:
+                TYPE_CHANGES[instance_id] = [time.monotonic() + seconds, calls, old, value]
+    return instance
+
+
+def start_instances(self, instance_ids):
+    now = time.monotonic()
+    for instance_id in instance_ids:
+        with LOCK:
+            entry = TYPE_CHANGES.get(instance_id)
+            if entry is None:
+                continue
+            if not (now < entry[0] or entry[1] > 0):
+                del TYPE_CHANGES[instance_id]
+                continue
+            entry[1] = max(0, entry[1] - 1)
+            old, new = entry[2], entry[3]
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Invalid value '{old}' for instanceType. "
+            f"LaunchPlan instance type does not match attribute value {new}",
+        )
+    return _start_instances(self, instance_ids)
+
+
+ec2_instances.InstanceBackend.modify_instance_attribute = modify_instance_attribute
+ec2_instances.InstanceBackend.start_instances = start_instances
 
 
 # --- Root volume mapping without size --------------------------------------------
@@ -179,6 +525,7 @@ STAGE_FIELDS = {
     "autoDeploy": "auto_deploy",
     "clientCertificateId": "client_certificate_id",
     "defaultRouteSettings": "default_route_settings",
+    "deploymentId": "deployment_id",
     "description": "description",
     "routeSettings": "route_settings",
     "stageVariables": "stage_variables",
@@ -206,10 +553,208 @@ def update_stage(self):
 apigw_responses.ApiGatewayV2Response.get_authorizers = get_authorizers
 apigw_responses.ApiGatewayV2Response.update_stage = update_stage
 
+# (UpdateStage above changes only the fields the request names, so an
+# UpdateStage without AccessLogSettings keeps the stage's access logging, as
+# AWS does; the only way to turn it off is DeleteAccessLogSettings below.)
 
-# AWS pages GetRoutes, GetIntegrations, GetAuthorizers and GetStages
-# (maxResults, nextToken); moto returns every item at once. Page size here is
-# CONFIG["page_size"] (default 25) unless the caller asks for fewer.
+
+# AWS: DELETE /v2/apis/{apiId}/stages/{stageName}/accesslogsettings
+# (DeleteAccessLogSettings) answers 204 and turns the stage's access logging
+# off: "To disable access logging for a Stage, delete its AccessLogSettings"
+# (API Gateway V2 API reference, apis-apiid-stages-stagename-accesslogsettings);
+# 404 NotFoundException for an unknown API or stage. moto has no such route.
+def delete_access_log_settings(self):
+    parts = self.path.split("/")  # /v2/apis/{apiId}/stages/{stageName}/accesslogsettings
+    stage = self.apigatewayv2_backend.get_stage(parts[3], unquote(parts[5]))
+    stage.access_log_settings = None
+    stage.updated = datetime.now()
+    return 204, {"status": 204}, ""  # moto takes the status from the headers
+
+
+apigw_responses.ApiGatewayV2Response.delete_access_log_settings = delete_access_log_settings
+apigw_urls.url_paths[
+    "{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)/accesslogsettings$"
+] = apigw_responses.ApiGatewayV2Response.dispatch
+
+
+# AWS: a stage of an HTTP API is taggable on its own ARN,
+# arn:<partition>:apigateway:<region>::/apis/<apiId>/stages/<stageName> (API
+# Gateway developer guide, "API Gateway Amazon Resource Name (ARN) reference"
+# and "Set up tags for an API stage"): TagResource / UntagResource / GetTags on
+# /v2/tags/<url-encoded ARN> change and read the same tags GetStage and
+# GetStages report, and 404 NotFoundException for an unknown API or stage.
+# moto routes /v2/tags/ only for API and VPC link ARNs (404 page otherwise) and
+# keeps a stage's create-time tags apart from its tagger.
+STAGE_ARN = re.compile(r"^arn:[^:]+:apigateway:[^:]*::/apis/([^/]+)/stages/([^/]+)$")
+_get_tags = apigw_models.ApiGatewayV2Backend.get_tags
+_tag_resource = apigw_models.ApiGatewayV2Backend.tag_resource
+_untag_resource = apigw_models.ApiGatewayV2Backend.untag_resource
+
+
+def _stage_by_arn(backend, arn):
+    match = STAGE_ARN.match(arn)
+    if not match:
+        return None
+    stage = backend.get_stage(match.group(1), match.group(2))
+    if stage.tags is None:
+        stage.tags = {}
+    return stage
+
+
+def get_tags(self, resource_id):
+    stage = _stage_by_arn(self, resource_id)
+    if stage is None:
+        return _get_tags(self, resource_id)
+    return dict(stage.tags)
+
+
+def tag_resource(self, resource_arn, tags):
+    stage = _stage_by_arn(self, resource_arn)
+    if stage is None:
+        return _tag_resource(self, resource_arn, tags)
+    stage.tags.update(tags or {})
+
+
+def untag_resource(self, resource_arn, tag_keys):
+    stage = _stage_by_arn(self, resource_arn)
+    if stage is None:
+        return _untag_resource(self, resource_arn, tag_keys)
+    for key in tag_keys or []:
+        stage.tags.pop(key, None)
+
+
+apigw_models.ApiGatewayV2Backend.get_tags = get_tags
+apigw_models.ApiGatewayV2Backend.tag_resource = tag_resource
+apigw_models.ApiGatewayV2Backend.untag_resource = untag_resource
+apigw_urls.url_paths[
+    "{0}/v2/tags/(?P<resource_arn_pt1>[^/]+)/apis/(?P<resource_arn_pt2>[^/]+)"
+    "/stages/(?P<resource_arn_pt3>[^/]+)$"
+] = apigw_responses.ApiGatewayV2Response.dispatch
+
+
+# AWS: an HTTP API's stage without autoDeploy serves only what was deployed to
+# it: CreateDeployment (POST /v2/apis/{apiId}/deployments, body description and
+# stageName) answers 201 with a Deployment (deploymentId, deploymentStatus
+# DEPLOYED, autoDeployed false, createdDate) and, given stageName, points that
+# stage at it: GetStage then reports the deploymentId. GetDeployments (paged),
+# GetDeployment, UpdateDeployment and DeleteDeployment go with it (API Gateway
+# V2 API reference, apis-apiid-deployments; aws-cli apigatewayv2
+# create-deployment example). An API without routes cannot be deployed: 400
+# BadRequestException "Unable to deploy API because no routes exist in this
+# API" (mach-composer/mach-composer-cli#42); an unknown stage is a 404. moto has
+# none of these routes and no deploymentId on stages.
+_stage_init = apigw_models.Stage.__init__
+_stage_to_json = apigw_models.Stage.to_json
+
+
+def stage_init(self, api, config):
+    _stage_init(self, api, config)
+    self.deployment_id = config.get("deploymentId")
+
+
+def stage_to_json(self):
+    out = _stage_to_json(self)
+    if getattr(self, "deployment_id", None):
+        out["deploymentId"] = self.deployment_id
+    return out
+
+
+apigw_models.Stage.__init__ = stage_init
+apigw_models.Stage.to_json = stage_to_json
+
+
+class DeploymentNotFound(APIGatewayV2Error):
+    code = 404
+
+    def __init__(self):
+        super().__init__("NotFoundException", "Invalid deployment identifier specified")
+
+
+def _deployments(api):
+    return api.__dict__.setdefault("emulator_deployments", {})
+
+
+def _deployment_json(deployment):
+    out = {key: value for key, value in deployment.items() if value is not None}
+    out["createdDate"] = iso_8601_datetime_without_milliseconds(deployment["createdDate"])
+    return out
+
+
+def create_deployment(self):
+    api = self.apigatewayv2_backend.get_api(self.path.split("/")[-2])
+    params = json.loads(self.body or "{}")
+    stage = None
+    if params.get("stageName"):
+        stage = api.get_stage(params["stageName"])
+    if not api.routes:
+        raise BadRequestException("Unable to deploy API because no routes exist in this API")
+    deployment = {
+        "autoDeployed": False,
+        "createdDate": datetime.now(),
+        "deploymentId": "".join(random.choices(string.ascii_lowercase + string.digits, k=6)),
+        "deploymentStatus": "DEPLOYED",
+        "description": params.get("description"),
+    }
+    _deployments(api)[deployment["deploymentId"]] = deployment
+    if stage is not None:
+        stage.deployment_id = deployment["deploymentId"]
+        stage.updated = datetime.now()
+    return 201, {"status": 201}, json.dumps(_deployment_json(deployment))
+
+
+def get_deployments(self):
+    api = self.apigatewayv2_backend.get_api(self.path.split("/")[-2])
+    items = [_deployment_json(d) for d in _deployments(api).values()]
+    return 200, {}, json.dumps({"items": items})
+
+
+def _deployment_at(self):
+    parts = self.path.split("/")  # /v2/apis/{apiId}/deployments/{deploymentId}
+    api = self.apigatewayv2_backend.get_api(parts[3])
+    deployment = _deployments(api).get(parts[5])
+    if deployment is None:
+        raise DeploymentNotFound()
+    return api, deployment
+
+
+def get_deployment(self):
+    _, deployment = _deployment_at(self)
+    return 200, {}, json.dumps(_deployment_json(deployment))
+
+
+def update_deployment(self):
+    _, deployment = _deployment_at(self)
+    params = json.loads(self.body or "{}")
+    if "description" in params:
+        deployment["description"] = params["description"]
+    return 200, {}, json.dumps(_deployment_json(deployment))
+
+
+def delete_deployment(self):
+    api, deployment = _deployment_at(self)
+    del _deployments(api)[deployment["deploymentId"]]
+    return 204, {"status": 204}, ""
+
+
+for _name, _method in (
+    ("create_deployment", create_deployment),
+    ("get_deployments", get_deployments),
+    ("get_deployment", get_deployment),
+    ("update_deployment", update_deployment),
+    ("delete_deployment", delete_deployment),
+):
+    setattr(apigw_responses.ApiGatewayV2Response, _name, _method)
+apigw_urls.url_paths["{0}/v2/apis/(?P<api_id>[^/]+)/deployments$"] = (
+    apigw_responses.ApiGatewayV2Response.dispatch
+)
+apigw_urls.url_paths["{0}/v2/apis/(?P<api_id>[^/]+)/deployments/(?P<deployment_id>[^/]+)$"] = (
+    apigw_responses.ApiGatewayV2Response.dispatch
+)
+
+
+# AWS pages GetRoutes, GetIntegrations, GetAuthorizers, GetStages and
+# GetDeployments (maxResults, nextToken); moto returns every item at once. Page
+# size here is CONFIG["page_size"] (default 25) unless the caller asks for fewer.
 def paginated(method):
     def wrapper(self):
         status, headers, body = method(self)
@@ -229,7 +774,7 @@ def paginated(method):
     return wrapper
 
 
-for _name in ("get_routes", "get_integrations", "get_authorizers", "get_stages"):
+for _name in ("get_routes", "get_integrations", "get_authorizers", "get_stages", "get_deployments"):
     setattr(
         apigw_responses.ApiGatewayV2Response,
         _name,
@@ -342,8 +887,11 @@ def operation_of(environ, body):
         action = parse_qs(body.decode("utf-8", "replace")).get("Action")
         if action:
             return f"{service}:{action[0]}"
-    path = re.sub(r"/v2/apis/[^/]+", "/v2/apis/{id}", environ.get("PATH_INFO", ""))
-    path = re.sub(r"/(routes|integrations|authorizers|stages|tags)/[^/]+", r"/\1/{id}", path)
+    # A tagged resource is named by its whole ARN, slashes and all.
+    path = re.sub(r"/v2/tags/.*", "/v2/tags/{id}", environ.get("PATH_INFO", ""))
+    path = re.sub(r"/v2/apis/[^/]+", "/v2/apis/{id}", path)
+    children = "routes|integrations|authorizers|stages|deployments|tags"
+    path = re.sub(rf"/({children})/[^/]+", r"/\1/{id}", path)
     return f"{service}:{environ.get('REQUEST_METHOD', 'GET')} {path}"
 
 
