@@ -38,3 +38,80 @@ async fn numeric_protocols_converge_with_what_ec2_reports() {
     w.expect(&["apply", "--auto-approve"], 0);
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[tokio::test]
+async fn removing_access_log_turns_logging_off() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    w.edit_spec("access_log  = \"api_access\"\n", "");
+    w.expect(&["apply", "--auto-approve"], 0);
+    let stage = sdk.apigw.get_stage().api_id(w.id_of("api.main")).stage_name("$default").send().await.unwrap();
+    assert!(stage.access_log_settings().and_then(|s| s.destination_arn()).is_none(), "{:?}", stage.access_log_settings());
+    assert_eq!(emu.calls()["by_operation"]["apigateway:DELETE /v2/apis/{id}/stages/{id}/accesslogsettings"], 1, "{}", emu.calls());
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[tokio::test]
+async fn iam_propagation_delays_are_waited_out_on_a_first_apply() {
+    let emu = Emulator::start();
+    emu.configure(serde_json::json!({"profile_visibility_seconds": 1, "profile_role_visibility_seconds": 2, "role_visibility_seconds": 1}));
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    let run = w.expect(&["apply", "--auto-approve"], 0);
+    assert!(run.stdout.contains("15 added"), "{}", run.stdout);
+    let calls = emu.calls();
+    assert!(calls["by_operation"]["ec2:RunInstances"].as_u64().unwrap() >= 2, "RunInstances was refused and retried: {calls}");
+    assert!(calls["by_operation"]["iam:AddRoleToInstanceProfile"].as_u64().unwrap() >= 2, "AddRoleToInstanceProfile was refused and retried: {calls}");
+    let instance = w.id_of("instance.backend");
+    let live = sdk.ec2.describe_instances().instance_ids(&instance).send().await.unwrap();
+    let profile = live.reservations()[0].instances()[0].iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default().to_string();
+    assert!(profile.ends_with("/job-work-planner-backend"), "{profile}");
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[tokio::test]
+async fn a_new_group_missing_from_its_first_describes_is_waited_for() {
+    let emu = Emulator::start();
+    emu.configure(serde_json::json!({"group_visibility_describes": 3}));
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &ec2_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let group = sdk.ec2.describe_security_groups().group_ids(w.id_of("security_group.backend")).send().await.unwrap();
+    let egress = group.security_groups()[0].ip_permissions_egress();
+    assert_eq!(egress.len(), 1, "the default egress rule once, not authorized again: {egress:?}");
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[tokio::test]
+async fn start_after_a_type_change_is_retried_until_ec2_accepts_it() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &ec2_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    emu.configure(serde_json::json!({"start_mismatch_calls": 2}));
+    w.edit_spec("instance_type   = \"t3.micro\"", "instance_type   = \"t3.small\"");
+    w.expect(&["apply", "--auto-approve"], 0);
+    let live = sdk.ec2.describe_instances().instance_ids(w.id_of("instance.backend")).send().await.unwrap();
+    let inst = &live.reservations()[0].instances()[0];
+    assert_eq!(inst.instance_type().map(|t| t.as_str()), Some("t3.small"));
+    assert_eq!(inst.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("running"), "the backend is up again");
+    assert!(emu.calls()["by_operation"]["ec2:StartInstances"].as_u64().unwrap() >= 3);
+}
+
+#[tokio::test]
+async fn a_group_whose_instance_is_shutting_down_is_deleted_once_it_is_free() {
+    let emu = Emulator::start();
+    emu.configure(serde_json::json!({"group_dependency_violation": true, "shutting_down_seconds": 2}));
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &ec2_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let group = w.id_of("security_group.backend");
+    let started = std::time::Instant::now();
+    w.expect(&["destroy", "--auto-approve"], 0);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2), "the delete waited for the instance to go");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "and no longer than needed: {:?}", started.elapsed());
+    let gone = sdk.ec2.describe_security_groups().group_ids(&group).send().await;
+    assert!(gone.is_err(), "the group is deleted");
+}

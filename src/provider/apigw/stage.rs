@@ -150,11 +150,24 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .stage_name(id)
             .auto_deploy(after.get("auto_deploy").and_then(Value::as_bool).unwrap_or(true))
             .default_route_settings(route_settings(after));
-        if logs_changed {
-            call = call.set_access_log_settings(access_logs(after));
+        let logs = access_logs(after);
+        if logs_changed && logs.is_some() {
+            call = call.set_access_log_settings(logs.clone());
         }
         let out = call.send().await.map_err(err("apigateway:UpdateStage"))?;
-        if !changed(before, after, "tags") {
+        // An UpdateStage without access-log settings keeps the current ones:
+        // turning logging off is its own call.
+        let logs_removed = logs_changed && logs.is_none() && before.get("access_log_destination").is_some_and(|d| !d.is_null());
+        if logs_removed {
+            aws.apigw
+                .delete_access_log_settings()
+                .api_id(api_id)
+                .stage_name(id)
+                .send()
+                .await
+                .map_err(err("apigateway:DeleteAccessLogSettings"))?;
+        }
+        if !changed(before, after, "tags") && !logs_removed {
             return Ok(with_api(stage_attrs!(&out), api_id));
         }
     }

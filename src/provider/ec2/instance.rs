@@ -228,7 +228,7 @@ async fn wait_running(aws: &Aws, id: &str) -> Result<(), AwsError> {
         .wait(STATE_WAIT)
         .await
         .map(|_| ())
-        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not reach running: {}", aws_smithy_types::error::display::DisplayErrorContext(e))))
+        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not reach running: {}", crate::provider::aws::describe(&e))))
 }
 
 async fn wait_stopped(aws: &Aws, id: &str) -> Result<(), AwsError> {
@@ -238,7 +238,7 @@ async fn wait_stopped(aws: &Aws, id: &str) -> Result<(), AwsError> {
         .wait(STATE_WAIT)
         .await
         .map(|_| ())
-        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not stop: {}", aws_smithy_types::error::display::DisplayErrorContext(e))))
+        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not stop: {}", crate::provider::aws::describe(&e))))
 }
 
 /// The live instance tagged for this project and address, if there is one.
@@ -471,7 +471,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
         .wait(STATE_WAIT)
         .await
         .map(|_| ())
-        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not terminate: {}", aws_smithy_types::error::display::DisplayErrorContext(e))))
+        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not terminate: {}", crate::provider::aws::describe(&e))))
 }
 
 /// The `instance` kind.
