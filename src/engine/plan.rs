@@ -176,9 +176,15 @@ pub fn plan(
             if matches!(change.action, Action::Create | Action::Replace) {
                 known.remove(&node.address);
             }
+            // After an update, what depends on the resource sees what it will
+            // be: the wanted values, and unknown where the update changes more.
             if change.action == Action::Update {
                 if let Some(have) = known.get_mut(&node.address) {
-                    for key in provider::of(node.kind).unknown_after_update(&have.attrs, &want) {
+                    let unknown = provider::of(node.kind).unknown_after_update(&have.attrs, &want);
+                    for (key, value) in want.iter().filter(|(k, _)| !k.starts_with('_')) {
+                        have.attrs.insert(key.clone(), value.clone());
+                    }
+                    for key in unknown {
                         have.attrs.insert(key.to_string(), Value::String(crate::model::UNKNOWN.into()));
                     }
                 }

@@ -93,7 +93,11 @@ async fn children(aws: &Aws, state: &State) -> Result<Refresh, (Kind, AwsError)>
         let live = found
             .get_mut(&key)
             .and_then(|items| items.as_mut())
-            .and_then(|items| items.iter().position(|(id, _)| id == &r.id).map(|i| items.swap_remove(i).1));
+            .and_then(|items| items.iter().position(|(id, _)| id == &r.id).map(|i| items.swap_remove(i).1))
+            .map(|mut live| {
+                provider::of(r.kind).keep_recorded(&r.attributes, &mut live);
+                live
+            });
         out.live.insert(r.address.clone(), live);
     }
     out.unmanaged = unmanaged(found, &parents);

@@ -148,6 +148,7 @@ pub fn nodes(spec: &Spec) -> Vec<Node> {
                 deps.push(address::log_group(log));
             }
             if !stage.auto_deploy {
+                deps.push(address::integration(name));
                 deps.extend(api.routes.keys().map(|k| address::route(name, k)));
             }
             out.push(Node {

@@ -110,6 +110,10 @@ pub(crate) trait ResourceKind: Sync {
         &[]
     }
 
+    /// Copies into what was just read (`live`) the attributes that only the
+    /// state records (gwctl's own bookkeeping, which AWS does not report).
+    fn keep_recorded(&self, _recorded: &Attrs, _live: &mut Attrs) {}
+
     /// Attributes an import needs besides the id, from the spec.
     fn import_attrs(&self, _spec: &Spec, _node: &Node) -> Attrs {
         Attrs::new()

@@ -115,3 +115,43 @@ async fn a_group_whose_instance_is_shutting_down_is_deleted_once_it_is_free() {
     let gone = sdk.ec2.describe_security_groups().group_ids(&group).send().await;
     assert!(gone.is_err(), "the group is deleted");
 }
+
+#[tokio::test]
+async fn without_auto_deploy_each_change_to_routes_is_deployed_once() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec().replace("auto_deploy = true", "auto_deploy = false"));
+    let deployments = |api: String| {
+        let sdk = &sdk;
+        async move { sdk.apigw.get_deployments().api_id(api).send().await.unwrap().items().len() }
+    };
+    w.expect(&["apply", "--auto-approve"], 0);
+    let api = w.id_of("api.main");
+    assert_eq!(deployments(api.clone()).await, 1, "the new stage serves the routes");
+    let stage = sdk.apigw.get_stage().api_id(&api).stage_name("$default").send().await.unwrap();
+    assert!(stage.deployment_id().is_some());
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    w.expect(&["drift"], 0);
+
+    w.edit_spec("\"GET /health\"               = { auth = \"none\" }", "\"GET /health\"               = { auth = \"cognito\" }");
+    let plan = w.plan_json();
+    let stage_change = change_of(&plan, "stage.main");
+    assert_eq!(stage_change["action"], "update", "{stage_change}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(deployments(api.clone()).await, 2, "the changed route is deployed");
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    w.expect(&["drift"], 0);
+}
+
+#[tokio::test]
+async fn a_change_of_tags_reaches_the_stage() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    w.edit_spec("[tags]\n", "[tags]\nTeam = \"planning\"\n");
+    w.expect(&["apply", "--auto-approve"], 0);
+    let stage = sdk.apigw.get_stage().api_id(w.id_of("api.main")).stage_name("$default").send().await.unwrap();
+    assert_eq!(stage.tags().and_then(|t| t.get("Team")).map(String::as_str), Some("planning"));
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}

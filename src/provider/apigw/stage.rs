@@ -68,7 +68,7 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
         Some(log) => (env.attr(&address::log_group(log), "arn"), access_log_format()),
         None => (Value::Null, Value::Null),
     };
-    json!({
+    let mut attrs = json!({
         "api_id": env.id(&address::api(api)),
         "name": stage.name,
         "auto_deploy": stage.auto_deploy,
@@ -80,7 +80,43 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
     })
     .as_object()
     .cloned()
-    .unwrap_or_default()
+    .unwrap_or_default();
+    if !stage.auto_deploy {
+        attrs.insert("deployed".into(), deployed(env, node));
+    }
+    attrs
+}
+
+/// Without auto-deploy, the stage serves the routes and integration of its
+/// last deployment. What it should serve is summed up as a digest of those
+/// (their ids and attributes): when it changes, apply makes a deployment.
+/// Unknown while any of them is still to be created.
+fn deployed(env: &Env, node: &Node) -> Value {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for dep in node.deps.iter().filter(|d| d.starts_with("route.") || d.starts_with("integration.")) {
+        let Some(k) = env.known.get(dep) else { return json!(UNKNOWN) };
+        let attrs: serde_json::Map<String, Value> =
+            k.attrs.iter().filter(|(key, v)| !v.is_null() && key.as_str() != "api_id").map(|(key, v)| (key.clone(), v.clone())).collect();
+        if attrs.values().any(is_unknown) {
+            return json!(UNKNOWN);
+        }
+        h.update(format!("{dep}\n{}\n{}\n", k.id, Value::Object(attrs)));
+    }
+    json!(h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Deploys the API's routes and integrations to the stage.
+async fn deploy(aws: &Aws, api_id: &str, stage: &str) -> Result<(), AwsError> {
+    aws.apigw
+        .create_deployment()
+        .api_id(api_id)
+        .stage_name(stage)
+        .description("gwctl apply")
+        .send()
+        .await
+        .map_err(err("apigateway:CreateDeployment"))?;
+    Ok(())
 }
 
 fn route_settings(attrs: &Attrs) -> RouteSettings {
@@ -100,7 +136,7 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
     let api_id = s(want, "api_id");
     let name = s(want, "name");
     let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    create_child(aws, &Stage, api_id, "apigateway:CreateStage", |a| s(a, "name") == name, || async {
+    let made = create_child(aws, &Stage, api_id, "apigateway:CreateStage", |a| s(a, "name") == name, || async {
         let out = aws
             .apigw
             .create_stage()
@@ -117,7 +153,19 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
         Ok(Known { id: name.to_string(), attrs: with_api(stage_attrs!(&out), api_id) })
     },
     |id, have| async move { update(aws, &id, &have, want).await })
-    .await
+    .await?;
+    with_deployment(aws, api_id, name, Attrs::new(), made, want).await
+}
+
+/// A stage without auto-deploy is deployed when what it should serve changed
+/// (`deployed`), and records what it deployed.
+async fn with_deployment(aws: &Aws, api_id: &str, name: &str, before: Attrs, mut now: Known, want: &Attrs) -> Result<Known, AwsError> {
+    let Some(digest) = want.get("deployed").filter(|d| d.is_string() && !is_unknown(d)) else { return Ok(now) };
+    if before.get("deployed") != Some(digest) {
+        deploy(aws, api_id, name).await?;
+    }
+    now.attrs.insert("deployed".into(), digest.clone());
+    Ok(now)
 }
 
 /// Every stage of one API: one paginated GetStages.
@@ -139,6 +187,12 @@ pub fn observed(st: &aws_sdk_apigatewayv2::types::Stage) -> Attrs {
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    let attrs = update_settings(aws, id, before, after).await?;
+    let now = with_deployment(aws, s(after, "api_id"), id, before.clone(), Known { id: id.to_string(), attrs }, after).await?;
+    Ok(now.attrs)
+}
+
+async fn update_settings(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let api_id = s(after, "api_id");
     let settings_changed = ["throttle_rate", "throttle_burst"].iter().any(|k| changed(before, after, k));
     let logs_changed = ["access_log_destination", "access_log_format"].iter().any(|k| changed(before, after, k));
@@ -187,6 +241,13 @@ pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> 
 pub(crate) struct Stage;
 
 impl ResourceKind for Stage {
+    /// What the last deployment served is gwctl's record, not AWS's.
+    fn keep_recorded(&self, recorded: &Attrs, live: &mut Attrs) {
+        if let Some(deployed) = recorded.get("deployed") {
+            live.insert("deployed".into(), deployed.clone());
+        }
+    }
+
     fn kind(&self) -> Kind {
         Kind::Stage
     }
