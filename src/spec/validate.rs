@@ -324,6 +324,27 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         for sg in &inst.security_groups {
             check_ref(c, sg, &sg_names, "security_group");
         }
+        // An instance and its groups share one VPC. Without a subnet, EC2
+        // launches into the default VPC's default subnet, where a group of
+        // another VPC is refused ("belong to different networks").
+        let vpcs: BTreeSet<Option<&String>> =
+            inst.security_groups.iter().filter_map(|g| security_groups.get(g.get_ref())).map(|g: &SecurityGroupSpec| g.vpc_id.as_ref()).collect();
+        let at = inst.security_groups.first();
+        if let (true, Some(at)) = (vpcs.len() > 1, at) {
+            c.check(
+                at,
+                false,
+                "the instance's security groups are in different VPCs",
+                "give every group of one instance the same vpc_id (or none, for the default VPC)",
+            );
+        } else if let (Some(Some(vpc)), None, Some(at)) = (vpcs.first(), &inst.subnet_id, at) {
+            c.check(
+                at,
+                false,
+                format!("the instance's security groups are in {vpc}, but without subnet_id it launches into the default VPC"),
+                &format!("set subnet_id to a subnet of {vpc}"),
+            );
+        }
         let user_data = inst.user_data.as_ref().and_then(|ud| {
             let path = spec_dir.join(ud.get_ref());
             match crate::files::read_capped(&path, USER_DATA_MAX as u64) {

@@ -42,6 +42,7 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
     ("cidr = \"0.0.0.0/0\" }]\negress", "cidr = \"0.0.0.0/33\" }]\negress", "16:50", "`0.0.0.0/33` is not a CIDR block"),
     ("port = 80,", "port = 70000,", "16:39", "port 70000 is out of range"),
     ("retention_days = 30", "retention_days = 31", "28:18", "31 is not a retention period"),
+    ("description = \"Job Work Planner backend\"\n", "description = \"Job Work Planner backend\"\nvpc_id = \"vpc-0a1b2c3d\"\n", "24:20", "without subnet_id it launches into the default VPC"),
     ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 0, burst = 200 }", "41:24", "throttle rate 0 must be positive"),
     ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 100, burst = 0 }", "41:37", "throttle burst 0 must be at least 1"),
     ("\"GET /health\"               = { auth = \"none\" }", "\"GET /health\"               = { auth = \"okta\" }", "45:40", "uses auth `okta`, which is not an authorizer"),

@@ -21,7 +21,7 @@ pub async fn default_vpc(aws: &Aws) -> Result<String, AwsError> {
     out.vpcs()
         .first()
         .and_then(|v| v.vpc_id().map(str::to_string))
-        .ok_or_else(|| AwsError::other("ec2:DescribeVpcs", "this region has no default VPC; set vpc_id on each [security_group.*]"))
+        .ok_or_else(|| AwsError::other("ec2:DescribeVpcs", "this region has no default VPC; set vpc_id on each [security_group.*] and subnet_id (a subnet of that VPC) on each [instance.*]"))
 }
 
 /// The `tags` attribute as EC2 tags.
