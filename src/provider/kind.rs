@@ -123,3 +123,60 @@ pub(crate) trait ResourceKind: Sync {
     /// (an adopted instance keeps the AMI it runs).
     fn pin(&self, _address: &str, _found: &Known, _lookups: &mut Lookups) {}
 }
+
+/// Implements [`ResourceKind`] for a kind whose file has the usual items:
+/// `FORCE_NEW` and the functions `desired`, `create`, `read`, `update` and
+/// `delete`. `create(aws, address, want, token) => …` says how the trait's
+/// create calls the file's; the methods a kind adds follow it.
+macro_rules! resource_kind {
+    ($ty:ident, $kind:expr, create($aws:ident, $address:ident, $want:ident, $token:ident) => $create:expr $(, $($methods:tt)*)?) => {
+        impl $crate::provider::kind::ResourceKind for $ty {
+            fn kind(&self) -> $crate::model::Kind {
+                $kind
+            }
+
+            fn force_new(&self) -> &'static [&'static str] {
+                FORCE_NEW
+            }
+
+            fn desired(&self, env: &$crate::provider::common::Env, node: &$crate::graph::Node) -> $crate::model::Attrs {
+                desired(env, node)
+            }
+
+            fn create<'a>(
+                &'a self,
+                $aws: &'a $crate::provider::aws::Aws,
+                $address: &'a str,
+                $want: &'a $crate::model::Attrs,
+                $token: &'a str,
+            ) -> $crate::provider::kind::Call<'a, $crate::model::Known> {
+                Box::pin($create)
+            }
+
+            fn read<'a>(
+                &'a self,
+                aws: &'a $crate::provider::aws::Aws,
+                items: &'a [$crate::provider::common::ReadItem],
+            ) -> $crate::provider::kind::Call<'a, std::collections::HashMap<String, Option<$crate::model::Attrs>>> {
+                Box::pin(read(aws, items))
+            }
+
+            fn update<'a>(
+                &'a self,
+                aws: &'a $crate::provider::aws::Aws,
+                id: &'a str,
+                before: &'a $crate::model::Attrs,
+                after: &'a $crate::model::Attrs,
+            ) -> $crate::provider::kind::Call<'a, $crate::model::Attrs> {
+                Box::pin(update(aws, id, before, after))
+            }
+
+            fn delete<'a>(&'a self, aws: &'a $crate::provider::aws::Aws, id: &'a str, attrs: &'a $crate::model::Attrs) -> $crate::provider::kind::Call<'a, ()> {
+                Box::pin(delete(aws, id, attrs))
+            }
+
+            $($($methods)*)?
+        }
+    };
+}
+pub(crate) use resource_kind;

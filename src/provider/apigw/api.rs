@@ -9,7 +9,7 @@ use crate::graph::{Node, Source};
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
-use crate::provider::kind::{Call, ResourceKind};
+use crate::provider::kind::{resource_kind, Call};
 
 
 use aws_sdk_apigatewayv2::types::ProtocolType;
@@ -152,35 +152,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `api` kind.
 pub(crate) struct Api;
 
-impl ResourceKind for Api {
-    fn kind(&self) -> Kind {
-        Kind::Api
-    }
-
-    fn force_new(&self) -> &'static [&'static str] {
-        FORCE_NEW
-    }
-
-    fn desired(&self, env: &Env, node: &Node) -> Attrs {
-        desired(env, node)
-    }
-
-    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
-        Box::pin(create(aws, address, want))
-    }
-
-    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
-        Box::pin(read(aws, items))
-    }
-
-    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
-        Box::pin(update(aws, id, before, after))
-    }
-
-    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
-        Box::pin(delete(aws, id, attrs))
-    }
-
+resource_kind!(Api, Kind::Api, create(aws, address, want, _token) => create(aws, address, want),
     fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, address, want))
     }
@@ -188,4 +160,4 @@ impl ResourceKind for Api {
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
         Box::pin(scan_tagged(aws, project, known))
     }
-}
+);

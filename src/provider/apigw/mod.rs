@@ -16,6 +16,25 @@ use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::{map_delta, ReadItem};
 use crate::provider::kind::ResourceKind;
 
+/// The methods of a kind that lives inside an API: its parent, and its
+/// listing (the file's `list`) with the API's id added.
+macro_rules! api_child {
+    () => {
+        fn parent(&self) -> Option<$crate::provider::kind::Parent> {
+            Some($crate::provider::kind::Parent { kind: $crate::model::Kind::Api, id_attr: "api_id" })
+        }
+
+        fn list_in<'a>(
+            &'a self,
+            aws: &'a $crate::provider::aws::Aws,
+            parent_id: &'a str,
+        ) -> $crate::provider::kind::Call<'a, Option<Vec<(String, $crate::model::Attrs)>>> {
+            Box::pin(async move { Ok($crate::provider::apigw::in_api(list(aws, parent_id).await?, parent_id)) })
+        }
+    };
+}
+use api_child;
+
 /// The ARN API Gateway tags an API by.
 pub fn arn(region: &str, api_id: &str) -> String {
     format!("arn:{}:apigateway:{region}::/apis/{api_id}", crate::provider::aws::partition(region))

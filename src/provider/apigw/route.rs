@@ -9,11 +9,11 @@ use crate::graph::{address, Node, Source};
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
-use crate::provider::kind::{Call, ResourceKind};
+use crate::provider::kind::resource_kind;
 
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 
-use super::{create_child, in_api, list_pages, no_retry, read_child, read_children, with_api};
+use super::{api_child, create_child, list_pages, no_retry, read_child, read_children, with_api};
 
 pub const FORCE_NEW: &[&str] = &["api_id", "route_key"];
 
@@ -130,44 +130,10 @@ pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> 
 /// The `route` kind.
 pub(crate) struct Route;
 
-impl ResourceKind for Route {
-    fn kind(&self) -> Kind {
-        Kind::Route
-    }
-
-    fn force_new(&self) -> &'static [&'static str] {
-        FORCE_NEW
-    }
-
-    fn desired(&self, env: &Env, node: &Node) -> Attrs {
-        desired(env, node)
-    }
-
-    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, _token: &'a str) -> Call<'a, Known> {
-        Box::pin(create(aws, address, want))
-    }
-
-    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
-        Box::pin(read(aws, items))
-    }
-
-    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
-        Box::pin(update(aws, id, before, after))
-    }
-
-    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
-        Box::pin(delete(aws, id, attrs))
-    }
-
-    fn parent(&self) -> Option<crate::provider::kind::Parent> {
-        Some(crate::provider::kind::Parent { kind: Kind::Api, id_attr: "api_id" })
-    }
-
-    fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
-        Box::pin(async move { Ok(in_api(list(aws, parent_id).await?, parent_id)) })
-    }
+resource_kind!(Route, Kind::Route, create(aws, address, want, _token) => create(aws, address, want),
+    api_child!();
 
     fn natural_key(&self, attrs: &Attrs) -> Option<String> {
         attrs.get("route_key").and_then(Value::as_str).map(str::to_string)
     }
-}
+);

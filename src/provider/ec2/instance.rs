@@ -16,7 +16,7 @@ use crate::graph::{address, Node, Source};
 use crate::model::*;
 use crate::provider::aws::{err, retry_while, Aws, AwsError};
 use crate::provider::common::*;
-use crate::provider::kind::{Call, ResourceKind};
+use crate::provider::kind::{resource_kind, Call};
 
 use std::time::Duration;
 
@@ -477,7 +477,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `instance` kind.
 pub(crate) struct Instance;
 
-impl ResourceKind for Instance {
+resource_kind!(Instance, Kind::Instance, create(aws, address, want, token) => create(aws, address, want, token),
     /// A stop and start (a new instance type) releases the public address.
     fn unknown_after_update(&self, before: &Attrs, after: &Attrs) -> &'static [&'static str] {
         if changed(before, after, "instance_type") {
@@ -511,34 +511,6 @@ impl ResourceKind for Instance {
         }
     }
 
-    fn kind(&self) -> Kind {
-        Kind::Instance
-    }
-
-    fn force_new(&self) -> &'static [&'static str] {
-        FORCE_NEW
-    }
-
-    fn desired(&self, env: &Env, node: &Node) -> Attrs {
-        desired(env, node)
-    }
-
-    fn create<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs, token: &'a str) -> Call<'a, Known> {
-        Box::pin(create(aws, address, want, token))
-    }
-
-    fn read<'a>(&'a self, aws: &'a Aws, items: &'a [ReadItem]) -> Call<'a, HashMap<String, Option<Attrs>>> {
-        Box::pin(read(aws, items))
-    }
-
-    fn update<'a>(&'a self, aws: &'a Aws, id: &'a str, before: &'a Attrs, after: &'a Attrs) -> Call<'a, Attrs> {
-        Box::pin(update(aws, id, before, after))
-    }
-
-    fn delete<'a>(&'a self, aws: &'a Aws, id: &'a str, attrs: &'a Attrs) -> Call<'a, ()> {
-        Box::pin(delete(aws, id, attrs))
-    }
-
     fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, address, want))
     }
@@ -546,4 +518,4 @@ impl ResourceKind for Instance {
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
         Box::pin(scan_tagged(aws, project, known))
     }
-}
+);
