@@ -155,3 +155,51 @@ async fn a_change_of_tags_reaches_the_stage() {
     assert_eq!(stage.tags().and_then(|t| t.get("Team")).map(String::as_str), Some("planning"));
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+/// Every AWS behaviour the emulator can reproduce, on at once: the seed stack
+/// applies, takes a change to every attribute of the spec that updates in
+/// place, and is destroyed; each step's time is printed (`--nocapture`).
+#[tokio::test]
+async fn the_seed_stack_applies_updates_and_destroys_under_realism() {
+    let emu = Emulator::start();
+    emu.configure(serde_json::json!({
+        "profile_visibility_seconds": 1,
+        "profile_role_visibility_seconds": 1,
+        "role_visibility_seconds": 1,
+        "group_visibility_describes": 2,
+        "group_dependency_violation": true,
+        "shutting_down_seconds": 2,
+        "start_mismatch_calls": 1
+    }));
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    let timed = |what: &str, args: &[&str]| {
+        let started = std::time::Instant::now();
+        w.expect(args, 0);
+        println!("realism: {what} took {:.1}s", started.elapsed().as_secs_f64());
+    };
+    timed("apply from nothing", &["apply", "--auto-approve"]);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    for (from, to) in [
+        ("Project = \"job-work-planner\"", "Project = \"job-work-planner\"\nTeam = \"planning\""),
+        ("managed_policies = [\"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\"]", "managed_policies = [\"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\", \"arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy\"]"),
+        ("port = 80, cidr = \"0.0.0.0/0\"", "port = 8080, cidr = \"10.0.0.0/8\""),
+        ("instance_type   = \"t3.micro\"", "instance_type   = \"t3.small\""),
+        ("retention_days = 30", "retention_days = 14"),
+        ("audience = [\"example-app-client-id\"]", "audience = [\"example-app-client-id\", \"second-client\"]"),
+        ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 50, burst = 100 }"),
+        ("\"GET /health\"               = { auth = \"none\" }", "\"GET /health\"               = { auth = \"none\" }\n\"GET /version\"              = { auth = \"none\" }"),
+        ("\"ANY /reports/{proxy+}\"     = { auth = \"cognito\" }", "\"ANY /reports/{proxy+}\"     = { auth = \"none\" }"),
+    ] {
+        w.edit_spec(from, to);
+    }
+    timed("apply of every in-place change", &["apply", "--auto-approve"]);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    w.expect(&["drift"], 0);
+    let live = sdk.ec2.describe_instances().instance_ids(w.id_of("instance.backend")).send().await.unwrap();
+    let inst = &live.reservations()[0].instances()[0];
+    assert_eq!(inst.instance_type().map(|t| t.as_str()), Some("t3.small"));
+    assert_eq!(inst.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("running"));
+    timed("destroy", &["destroy", "--auto-approve"]);
+    assert_eq!(crate::safety::count(&sdk, "job-work-planner").await, crate::safety::NOTHING);
+}

@@ -20,7 +20,6 @@ use crate::provider::kind::{resource_kind, Call};
 
 use std::time::Duration;
 
-use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{
     AttributeValue, BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
     InstanceAttributeName, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceStateName,
@@ -222,23 +221,48 @@ async fn find_tagged(aws: &Aws, project: &str, address: &str) -> Result<Option<S
 }
 
 async fn wait_running(aws: &Aws, id: &str) -> Result<(), AwsError> {
-    aws.ec2
-        .wait_until_instance_running()
-        .instance_ids(id)
-        .wait(STATE_WAIT)
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not reach running: {}", crate::provider::aws::describe(&e))))
+    wait_state(aws, id, InstanceStateName::Running, &[InstanceStateName::ShuttingDown, InstanceStateName::Terminated, InstanceStateName::Stopped]).await
 }
 
 async fn wait_stopped(aws: &Aws, id: &str) -> Result<(), AwsError> {
-    aws.ec2
-        .wait_until_instance_stopped()
-        .instance_ids(id)
-        .wait(STATE_WAIT)
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not stop: {}", crate::provider::aws::describe(&e))))
+    wait_state(aws, id, InstanceStateName::Stopped, &[InstanceStateName::ShuttingDown, InstanceStateName::Terminated]).await
+}
+
+async fn wait_terminated(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    wait_state(aws, id, InstanceStateName::Terminated, &[]).await
+}
+
+/// Polls the instance until it is in `target`, failing at once in one of
+/// `fails`, for up to STATE_WAIT. The first look is at once and the waits
+/// grow from 1 s to 10 s: a state EC2 reaches in two seconds costs two, one
+/// it reaches in a minute costs a handful of calls (the SDK's own waiters
+/// poll every 15 s from the start).
+async fn wait_state(aws: &Aws, id: &str, target: InstanceStateName, fails: &[InstanceStateName]) -> Result<(), AwsError> {
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let out = aws.ec2.describe_instances().instance_ids(id).send().await.map_err(err("ec2:DescribeInstances"));
+        let state = match out {
+            Ok(out) => out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.state().and_then(|s| s.name()).cloned()),
+            // A terminated instance is soon forgotten: gone is terminated.
+            Err(e) if e.is_not_found() && target == InstanceStateName::Terminated => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match state {
+            Some(s) if s == target => return Ok(()),
+            None if target == InstanceStateName::Terminated => return Ok(()),
+            Some(s) if fails.contains(&s) => {
+                return Err(AwsError::other("ec2:DescribeInstances", format!("instance {id} is {} while waiting for it to be {}", s.as_str(), target.as_str())))
+            }
+            _ if started.elapsed() + wait > STATE_WAIT => {
+                return Err(AwsError::other("ec2:DescribeInstances", format!("instance {id} did not become {} within {}s", target.as_str(), STATE_WAIT.as_secs())))
+            }
+            _ => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 3 / 2).min(Duration::from_secs(10));
+            }
+        }
+    }
 }
 
 /// The live instance tagged for this project and address, if there is one.
@@ -465,13 +489,7 @@ async fn set_profile(aws: &Aws, id: &str, profile: Option<&str>) -> Result<(), A
 
 pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
     aws.ec2.terminate_instances().instance_ids(id).send().await.map_err(err("ec2:TerminateInstances"))?;
-    aws.ec2
-        .wait_until_instance_terminated()
-        .instance_ids(id)
-        .wait(STATE_WAIT)
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::other("ec2:DescribeInstances", format!("instance {id} did not terminate: {}", crate::provider::aws::describe(&e))))
+    wait_terminated(aws, id).await
 }
 
 /// The `instance` kind.
