@@ -131,7 +131,8 @@ pub enum Command {
     Completions {
         shell: clap_complete::Shell,
     },
-    /// Remove a lock left by a gwctl that is no longer running.
+    /// Remove a lock held by a gwctl on another host (a dead holder's lock on
+    /// this host is taken over by the next run, with a warning).
     ForceUnlock {
         /// The lock id printed in the "state is locked" message.
         id: String,
