@@ -35,7 +35,7 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
     let (refreshed, plan) = match saved {
         Some(saved) => {
             let plan = saved.plan();
-            (crate::engine::refresh::Refreshed { live: saved.live, unmanaged: Vec::new(), lookups: saved.lookups, adopted: HashMap::new() }, plan)
+            (crate::engine::refresh::Refreshed { live: saved.live, unmanaged: Vec::new(), lookups: saved.lookups, adopted: HashMap::new(), conflicts: HashMap::new() }, plan)
         }
         None => {
             let refreshed = tokio::select! {

@@ -162,7 +162,13 @@ pub fn open_state(g: &Global, spec: &Spec, command: &str) -> Result<(crate::stat
 
 /// The plan, refused when it would touch another project's resources.
 pub fn make_plan(spec: &Spec, nodes: &[Node], state: &State, r: &crate::engine::refresh::Refreshed, mode: Mode) -> Result<Plan> {
-    let plan = crate::engine::plan::plan(spec, nodes, state, &r.live, &r.unmanaged, &r.adopted, &r.lookups, mode);
+    let mut plan = crate::engine::plan::plan(spec, nodes, state, &r.live, &r.unmanaged, &r.adopted, &r.lookups, mode);
+    // A create AWS will refuse says so in the plan, before anything is made.
+    for c in plan.changes.iter_mut().filter(|c| c.action == crate::engine::plan::Action::Create) {
+        if let Some(why) = r.conflicts.get(&c.address) {
+            c.reason = Some(why.clone());
+        }
+    }
     let foreign = crate::engine::plan::foreign(&plan, state, &r.live, &spec.project);
     if !foreign.is_empty() {
         return Err(Error::NotOurs { project: spec.project.clone(), resources: foreign });

@@ -136,6 +136,9 @@ pub struct Discovered {
     pub found: HashMap<String, Known>,
     /// The children of the parents found, for the planner to adopt by natural key.
     pub children: Vec<Unmanaged>,
+    /// address → why its create will be refused: a resource of its name that
+    /// is not this project's for this address.
+    pub conflicts: HashMap<String, String>,
 }
 
 /// Looks up, for every declared address that has no live resource in the
@@ -160,10 +163,30 @@ pub async fn discover(
         let want = provider::desired(&env, n);
         async move {
             let found = provider::find(aws, n.kind, &n.address, &want).await.map_err(|e| (n.kind, e))?;
-            Ok::<_, (Kind, AwsError)>(found.map(|k| (n.address.clone(), k)))
+            Ok::<_, (Kind, AwsError)>((n, found))
         }
     });
-    let found: HashMap<String, Known> = futures::future::try_join_all(finds).await?.into_iter().flatten().collect();
+    let mut found: HashMap<String, Known> = HashMap::new();
+    let mut conflicts = HashMap::new();
+    for (n, f) in futures::future::try_join_all(finds).await? {
+        match f {
+            provider::Found::Nothing => {}
+            provider::Found::Ours(k) => {
+                found.insert(n.address.clone(), k);
+            }
+            provider::Found::Other(k) => {
+                let whose = match (crate::model::project_tag(&k.attrs), k.attrs.get("tags").and_then(|t| t.get("gwctl:address")).and_then(|v| v.as_str())) {
+                    (Some(p), Some(a)) => format!("it is {a} of project {p}"),
+                    (Some(p), None) => format!("it belongs to project {p}"),
+                    (None, _) => "it carries no gwctl tags".to_string(),
+                };
+                conflicts.insert(
+                    n.address.clone(),
+                    format!("{} {} already exists and {whose}: the create will be refused; rename or delete it, or `gwctl import` it", n.kind, k.id),
+                );
+            }
+        }
+    }
     let parents: BTreeMap<String, ParentAt> = nodes
         .iter()
         .filter(|n| provider::is_parent(n.kind))
@@ -180,7 +203,7 @@ pub async fn discover(
         let parent_id = provider::of(u.kind).parent().map(|p| s(&u.attrs, p.id_attr)).unwrap_or_default();
         !recorded.contains(&(u.kind, parent_id, u.id.as_str()))
     });
-    Ok(Discovered { found, children })
+    Ok(Discovered { found, children, conflicts })
 }
 
 /// Resources carrying this project's `gwctl:project` tag that the state does
@@ -207,6 +230,8 @@ pub struct Refreshed {
     pub lookups: Lookups,
     /// Declared resources found in AWS that the state does not record.
     pub adopted: HashMap<String, Known>,
+    /// Declared resources whose create AWS will refuse, and why.
+    pub conflicts: HashMap<String, String>,
 }
 
 /// Reads everything a plan needs: the state's resources, the values the spec
@@ -233,6 +258,6 @@ pub async fn read_all(aws: &Aws, spec: &crate::spec::Spec, nodes: &[Node], state
     if mode == Mode::Normal {
         unmanaged.extend(found.children);
     }
-    let adopted = found.found;
-    Ok(Refreshed { live: refreshed.live, unmanaged, lookups, adopted })
+    let (adopted, conflicts) = (found.found, found.conflicts);
+    Ok(Refreshed { live: refreshed.live, unmanaged, lookups, adopted, conflicts })
 }

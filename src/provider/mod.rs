@@ -68,14 +68,26 @@ pub(crate) async fn create(aws: &Aws, kind: Kind, address: &str, want: &Attrs, t
     of(kind).create(aws, address, want, token).await
 }
 
+/// What AWS has where a declared resource the state does not record would go.
+pub(crate) enum Found {
+    Nothing,
+    /// Made by this project for this address (both gwctl tags): adopted.
+    Ours(Known),
+    /// Of the same name but someone else's: a create would be refused.
+    Other(Known),
+}
+
 /// Finds the live resource this project made for `address` that the state
 /// does not record (a lost state file, `gwctl state rm`, a run killed before
-/// it saved): by name or tags, and only if both gwctl tags say it is this
-/// address of this project. Kinds inside a parent are matched by natural key
-/// in the planner instead (they take no tags).
-pub(crate) async fn find(aws: &Aws, kind: Kind, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
-    let found = of(kind).find(aws, address, want).await?;
-    Ok(found.filter(|k| made_for(&k.attrs, want)))
+/// it saved): by name or tags, and ours only if both gwctl tags say it is
+/// this address of this project. Kinds inside a parent are matched by
+/// natural key in the planner instead (they take no tags).
+pub(crate) async fn find(aws: &Aws, kind: Kind, address: &str, want: &Attrs) -> Result<Found, AwsError> {
+    Ok(match of(kind).find(aws, address, want).await? {
+        None => Found::Nothing,
+        Some(k) if made_for(&k.attrs, want) => Found::Ours(k),
+        Some(k) => Found::Other(k),
+    })
 }
 
 /// Reads many resources of one kind in as few calls as the API allows.

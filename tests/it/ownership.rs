@@ -249,3 +249,24 @@ async fn destroy_with_a_lost_state_refuses_until_the_stack_is_adopted() {
     let again = w.expect(&["destroy", "--auto-approve"], 0);
     assert!(again.stdout.contains("Nothing to destroy"), "{}", again.stdout);
 }
+
+#[tokio::test]
+async fn a_same_named_resource_that_is_not_ours_is_named_in_the_plan_before_anything_is_made() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    sdk.logs.create_log_group().log_group_name("/aws/apigateway/job-work-planner").send().await.unwrap();
+    let w = Workdir::new(&emu, &seed_spec());
+    let plan = w.plan_json();
+    let group = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "log_group.api_access").unwrap().clone();
+    assert_eq!(group["action"], "create", "{group}");
+    let reason = group["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("already exists and it carries no gwctl tags") && reason.contains("will be refused"), "{group}");
+    let human = w.expect(&["plan"], 0).stdout;
+    assert!(human.contains("carries no gwctl tags"), "{human}");
+    let run = w.expect(&["apply", "--auto-approve"], 1);
+    assert!(run.stderr.contains("log_group.api_access") && run.stderr.contains("not managed by"), "{}", run.stderr);
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
+    let arn = groups.log_groups()[0].arn().unwrap().trim_end_matches(":*").to_string();
+    let tags = sdk.logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+    assert!(tags.tags().is_none_or(|m| !m.contains_key("gwctl:project")), "the stranger's group was not tagged as ours: {:?}", tags.tags());
+}
