@@ -142,11 +142,42 @@ pub async fn lookups(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Res
         }
     };
     let amis = ec2::instance::resolve_amis(aws, spec, state);
-    let (vpc, amis) = futures::join!(vpc, amis);
+    let (vpc, amis, public) = futures::join!(vpc, amis, backends_have_addresses(aws, spec));
+    public?;
     if let Some(default) = vpc? {
         vpcs.extend(need_default.into_iter().map(|a| (a, default.clone())));
     }
     Ok(Lookups { vpcs, amis: amis? })
+}
+
+/// An API's integration calls its backend instance at its public DNS name:
+/// an instance in a subnet that assigns no public IPv4 address has none, and
+/// the apply would stop at the integration. Refused before planning, naming
+/// the subnet, instead.
+async fn backends_have_addresses(aws: &Aws, spec: &Spec) -> Result<(), AwsError> {
+    let subnets: Vec<(&String, &String, &String)> = spec
+        .apis
+        .iter()
+        .filter_map(|(api, a)| Some((api, &a.backend, spec.instances.get(&a.backend)?.subnet_id.as_ref()?)))
+        .collect();
+    if subnets.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = subnets.iter().map(|(_, _, s)| s.to_string()).collect();
+    let out = aws.ec2.describe_subnets().set_subnet_ids(Some(ids)).send().await.map_err(crate::provider::aws::err("ec2:DescribeSubnets"))?;
+    for (api, instance, subnet) in subnets {
+        let public = out.subnets().iter().find(|s| s.subnet_id() == Some(subnet.as_str())).and_then(|s| s.map_public_ip_on_launch());
+        if public == Some(false) {
+            return Err(AwsError::other(
+                "ec2:DescribeSubnets",
+                format!(
+                    "{subnet} assigns no public IPv4 address, so instance.{instance} would have no address for api.{api}'s integration \
+                     to call: use a subnet with MapPublicIpOnLaunch, or leave subnet_id out for the default VPC's"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

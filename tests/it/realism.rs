@@ -203,3 +203,21 @@ async fn the_seed_stack_applies_updates_and_destroys_under_realism() {
     timed("destroy", &["destroy", "--auto-approve"]);
     assert_eq!(crate::safety::count(&sdk, "job-work-planner").await, crate::safety::NOTHING);
 }
+
+#[tokio::test]
+async fn a_backend_in_a_subnet_without_public_addresses_is_refused_before_planning() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let vpcs = sdk.ec2.describe_vpcs().send().await.unwrap();
+    let vpc = vpcs.vpcs().iter().find(|v| v.is_default() == Some(true)).and_then(|v| v.vpc_id()).unwrap().to_string();
+    let subnet = sdk.ec2.create_subnet().vpc_id(&vpc).cidr_block("172.31.200.0/24").send().await.unwrap();
+    let subnet = subnet.subnet().and_then(|s| s.subnet_id()).unwrap().to_string();
+    let spec = seed_spec().replace("user_data       = \"examples/apache-user-data.sh\"", &format!("user_data       = \"examples/apache-user-data.sh\"\nsubnet_id       = \"{subnet}\""));
+    let w = Workdir::new(&emu, &spec);
+    let run = w.expect(&["plan"], 1);
+    assert!(run.stderr.contains(&format!("{subnet} assigns no public IPv4 address")) && run.stderr.contains("api.main"), "{}", run.stderr);
+    let apply = w.expect(&["apply", "--auto-approve"], 1);
+    assert!(apply.stderr.contains("assigns no public IPv4 address"), "{}", apply.stderr);
+    let instances = sdk.ec2.describe_instances().send().await.unwrap();
+    assert!(instances.reservations().is_empty(), "nothing was launched");
+}
