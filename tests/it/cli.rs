@@ -1,21 +1,23 @@
 //! The CLI without AWS: spec errors with positions, refused state files, the
 //! state lock. None of these may reach AWS: the endpoint is unreachable.
 
-
 use std::process::Command;
 
-fn gwctl(dir: &std::path::Path, args: &[&str]) -> crate::common::Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_gwctl"))
-        .args(args)
+/// gwctl in `dir`, with credentials and an endpoint where nothing listens.
+fn command(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gwctl"));
+    cmd.args(args)
         .current_dir(dir)
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run gwctl");
-    crate::common::Run::from(out)
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+fn gwctl(dir: &std::path::Path, args: &[&str]) -> crate::common::Run {
+    crate::common::Run::from(command(dir, args).output().expect("run gwctl"))
 }
 
 fn workdir(spec: &str) -> tempfile::TempDir {
@@ -162,14 +164,7 @@ fn hostname() -> String {
 /// not finished within `limit`.
 fn gwctl_within(dir: &std::path::Path, args: &[&str], limit: std::time::Duration) -> crate::common::Run {
     use std::io::Read;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gwctl"))
-        .args(args)
-        .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(std::process::Stdio::null())
+    let mut child = command(dir, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
