@@ -255,8 +255,11 @@ async fn a_same_named_resource_that_is_not_ours_is_named_in_the_plan_before_anyt
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
     sdk.logs.create_log_group().log_group_name("/aws/apigateway/job-work-planner").send().await.unwrap();
+    sdk.ec2.create_security_group().group_name("job-work-planner-backend").description("made by hand").send().await.unwrap();
     let w = Workdir::new(&emu, &seed_spec());
     let plan = w.plan_json();
+    let sg = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "security_group.backend").unwrap().clone();
+    assert!(sg["reason"].as_str().unwrap_or_default().contains("carries no gwctl tags"), "{sg}");
     let group = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "log_group.api_access").unwrap().clone();
     assert_eq!(group["action"], "create", "{group}");
     let reason = group["reason"].as_str().unwrap_or_default();
@@ -265,6 +268,7 @@ async fn a_same_named_resource_that_is_not_ours_is_named_in_the_plan_before_anyt
     assert!(human.contains("carries no gwctl tags"), "{human}");
     let run = w.expect(&["apply", "--auto-approve"], 1);
     assert!(run.stderr.contains("log_group.api_access") && run.stderr.contains("not managed by"), "{}", run.stderr);
+    assert!(run.stderr.contains("security_group.backend"), "{}", run.stderr);
     let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
     let arn = groups.log_groups()[0].arn().unwrap().trim_end_matches(":*").to_string();
     let tags = sdk.logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();

@@ -143,7 +143,24 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
         .send()
         .await
         .map_err(err("ec2:DescribeSecurityGroups"))?;
-    Ok(out.security_groups().first().map(|g| Known { id: g.group_id().unwrap_or_default().to_string(), attrs: observed(g) }))
+    if let Some(g) = out.security_groups().first() {
+        return Ok(Some(Known { id: g.group_id().unwrap_or_default().to_string(), attrs: observed(g) }));
+    }
+    // None tagged for it: a group of its name in its VPC is someone else's,
+    // and the create will be refused (group names are unique in a VPC).
+    let vpc = s(want, "vpc_id");
+    if vpc.is_empty() || want.get("vpc_id").is_some_and(is_unknown) {
+        return Ok(None);
+    }
+    let named = aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("group-name").values(s(want, "name")).build())
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeSecurityGroups"))?;
+    Ok(named.security_groups().first().map(|g| Known { id: g.group_id().unwrap_or_default().to_string(), attrs: observed(g) }))
 }
 
 /// Groups tagged for `project` that are not `known`.
