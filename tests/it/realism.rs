@@ -56,7 +56,7 @@ async fn removing_access_log_turns_logging_off() {
 #[tokio::test]
 async fn iam_propagation_delays_are_waited_out_on_a_first_apply() {
     let emu = Emulator::start();
-    emu.configure(serde_json::json!({"profile_visibility_seconds": 1, "profile_role_visibility_seconds": 2, "role_visibility_seconds": 1}));
+    emu.configure(serde_json::json!({"profile_visibility_seconds": 3, "profile_role_visibility_seconds": 3, "role_visibility_seconds": 3}));
     let sdk = emu.sdk().await;
     let w = Workdir::new(&emu, &seed_spec());
     let run = w.expect(&["apply", "--auto-approve"], 0);
