@@ -46,6 +46,10 @@ pub struct Finding {
     pub diff: Vec<DriftDiff>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The diff is what AWS has (`before`) against what the spec now asks
+    /// for (`after`), not the last apply against AWS: see [`stale`].
+    #[serde(skip)]
+    pub wanted: bool,
 }
 
 #[derive(Debug, Default)]
@@ -82,6 +86,7 @@ pub fn compare(state: &State, live: &std::collections::HashMap<String, Option<At
                     status: Status::Deleted,
                     diff: vec![],
                     detail: Some(format!("{} {} no longer exists", r.kind, r.id)),
+                    wanted: false,
                 });
             }
             Some(Some(now)) => {
@@ -92,7 +97,7 @@ pub fn compare(state: &State, live: &std::collections::HashMap<String, Option<At
                     report.in_sync += 1;
                 }
                 if !modified.is_empty() {
-                    report.findings.push(Finding { address: r.address.clone(), kind: r.kind, status: Status::Modified, diff: modified, detail: None });
+                    report.findings.push(Finding { address: r.address.clone(), kind: r.kind, status: Status::Modified, diff: modified, detail: None, wanted: false });
                 }
                 if !added.is_empty() {
                     report.findings.push(Finding {
@@ -101,6 +106,7 @@ pub fn compare(state: &State, live: &std::collections::HashMap<String, Option<At
                         status: Status::Unmanaged,
                         diff: added,
                         detail: Some("granted outside gwctl".into()),
+                        wanted: false,
                     });
                 }
             }
@@ -117,9 +123,67 @@ pub fn compare(state: &State, live: &std::collections::HashMap<String, Option<At
             status: Status::Unmanaged,
             diff: vec![],
             detail: Some(format!("{} {} in {} is not in the state", u.kind, u.id, u.found_in)),
+            wanted: false,
         });
     }
     report
+}
+
+/// Resources whose wanted attributes are built from another resource that
+/// changed outside gwctl (an instance stopped and started has a new public
+/// address): they still hold what the last apply built from the old values,
+/// and the stack is broken although neither was touched. Each is reported as
+/// modified, with what AWS has against what the spec now asks for.
+/// `lookups` are the values the state recorded (no new AWS call).
+pub fn stale(
+    spec: &crate::spec::Spec,
+    nodes: &[crate::graph::Node],
+    state: &State,
+    live: &std::collections::HashMap<String, Option<Attrs>>,
+    lookups: &crate::model::Lookups,
+    ignore: &[String],
+) -> Vec<Finding> {
+    use crate::model::Known;
+    let recorded: std::collections::HashMap<String, Known> =
+        state.resources.iter().map(|r| (r.address.clone(), Known { id: r.id.clone(), attrs: r.attributes.clone() })).collect();
+    let now: std::collections::HashMap<String, Known> = state
+        .resources
+        .iter()
+        .filter_map(|r| Some((r.address.clone(), Known { id: r.id.clone(), attrs: live.get(&r.address)?.clone()? })))
+        .collect();
+    let mut out = Vec::new();
+    for node in nodes {
+        let Some(Some(have)) = live.get(&node.address) else { continue };
+        let changed: Vec<&str> = node
+            .deps
+            .iter()
+            .filter(|d| matches!((recorded.get(*d), now.get(*d)), (Some(a), Some(b)) if a.attrs != b.attrs))
+            .map(String::as_str)
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let env = |known| crate::provider::Env { spec, lookups, known };
+        let before = crate::provider::desired(&env(&recorded), node);
+        let after = crate::provider::desired(&env(&now), node);
+        let diff: Vec<DriftDiff> = after
+            .iter()
+            .filter(|(k, v)| !k.starts_with('_') && !crate::model::is_unknown(v) && before.get(*k) != Some(*v) && have.get(*k) != Some(*v))
+            .filter(|(k, _)| !ignored(ignore, &node.address, k))
+            .map(|(k, v)| DriftDiff { path: k.clone(), before: have.get(k).cloned(), after: Some(v.clone()) })
+            .collect();
+        if !diff.is_empty() {
+            out.push(Finding {
+                address: node.address.clone(),
+                kind: node.kind,
+                status: Status::Modified,
+                diff,
+                detail: Some(format!("built from {} as it was before it changed outside gwctl; `gwctl apply` updates it", changed.join(", "))),
+                wanted: true,
+            });
+        }
+    }
+    out
 }
 
 /// Attribute changes from `recorded` to `now`: (modified, added grants).
@@ -194,6 +258,7 @@ pub fn human(report: &Report) -> String {
             match (&d.before, &d.after) {
                 (None, Some(a)) => out.push_str(&format!("      {}: + {a}\n", d.path)),
                 (Some(b), None) => out.push_str(&format!("      {}: - {b} (gone)\n", d.path)),
+                _ if f.wanted => out.push_str(&format!("      {}: {} (live) -> {} (wanted)\n", d.path, value(&d.before), value(&d.after))),
                 _ => out.push_str(&format!("      {}: {} (applied) -> {} (live)\n", d.path, value(&d.before), value(&d.after))),
             }
         }

@@ -150,6 +150,16 @@ pub async fn lookups(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Res
     Ok(Lookups { vpcs, amis: amis? })
 }
 
+/// The looked-up values as the state recorded them, without asking AWS:
+/// each group's VPC and each instance's AMI.
+pub(crate) fn recorded_lookups(spec: &Spec, state: &crate::state::State) -> Lookups {
+    let mut lookups = Lookups::default();
+    let recorded = |address: String, key: &str| state.get(&address).map(|r| s(&r.attributes, key).to_string()).filter(|v| !v.is_empty()).map(|v| (address, v));
+    lookups.vpcs.extend(spec.security_groups.keys().filter_map(|n| recorded(crate::graph::address::security_group(n), "vpc_id")));
+    lookups.amis.extend(spec.instances.keys().filter_map(|n| recorded(crate::graph::address::instance(n), "ami")));
+    lookups
+}
+
 /// An API's integration calls its backend instance at its public DNS name:
 /// an instance in a subnet that assigns no public IPv4 address has none, and
 /// the apply would stop at the integration. Refused before planning, naming

@@ -221,3 +221,28 @@ async fn a_backend_in_a_subnet_without_public_addresses_is_refused_before_planni
     let instances = sdk.ec2.describe_instances().send().await.unwrap();
     assert!(instances.reservations().is_empty(), "nothing was launched");
 }
+
+#[tokio::test]
+async fn drift_reports_an_integration_left_pointing_at_an_address_the_instance_no_longer_has() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let instance = w.id_of("instance.backend");
+    // Stopped and started in the console: EC2 gives it a new public address.
+    sdk.ec2.stop_instances().instance_ids(&instance).send().await.unwrap();
+    sdk.ec2.start_instances().instance_ids(&instance).send().await.unwrap();
+    let live = sdk.ec2.describe_instances().instance_ids(&instance).send().await.unwrap();
+    let dns = live.reservations()[0].instances()[0].public_dns_name().unwrap().to_string();
+    let drift = w.run(&["drift"]);
+    assert_eq!(drift.code, 2, "{}", drift.stdout);
+    assert!(drift.stdout.contains("integration.main (integration): modified"), "{}", drift.stdout);
+    assert!(drift.stdout.contains(&format!("-> \"http://{dns}\" (wanted)")), "{}", drift.stdout);
+    assert!(drift.stdout.contains("instance.backend"), "names what changed: {}", drift.stdout);
+    let json: serde_json::Value = serde_json::from_str(&w.expect(&["drift", "--json"], 2).stdout).unwrap();
+    assert_eq!(json["drift"][0]["address"], "integration.main", "{json}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    let integrations = sdk.apigw.get_integrations().api_id(w.id_of("api.main")).send().await.unwrap();
+    assert_eq!(integrations.items()[0].integration_uri(), Some(format!("http://{dns}").as_str()));
+    w.expect(&["drift"], 0);
+}
