@@ -17,11 +17,7 @@ pub async fn drift(g: &Global) -> Result<u8> {
     let mut report = crate::engine::drift::compare(&state, &refreshed.live, &unmanaged, &spec.drift_ignore);
     let lookups = crate::provider::recorded_lookups(&spec, &state);
     let stale = crate::engine::drift::stale(&spec, &crate::graph::nodes(&spec), &state, &refreshed.live, &lookups, &spec.drift_ignore);
-    let stale_addresses: Vec<&str> = stale.iter().map(|f| f.address.as_str()).collect();
-    // A resource that was in sync is not any more.
-    let newly = stale_addresses.iter().filter(|a| !report.findings.iter().any(|f| f.address == **a)).count();
-    report.in_sync = report.in_sync.saturating_sub(newly);
-    report.findings.extend(stale);
+    report.add(stale);
     if g.json {
         println!("{}", report.json());
     } else {

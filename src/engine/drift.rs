@@ -59,6 +59,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// Adds findings from another check ([`stale`]); a resource counted in
+    /// sync that one of them names is in sync no more.
+    pub fn add(&mut self, findings: Vec<Finding>) {
+        let mut named: BTreeSet<&str> = BTreeSet::new();
+        let newly = findings
+            .iter()
+            .filter(|f| named.insert(f.address.as_str()) && !self.findings.iter().any(|g| g.address == f.address))
+            .count();
+        self.in_sync = self.in_sync.saturating_sub(newly);
+        self.findings.extend(findings);
+    }
+
     pub fn json(&self) -> Value {
         json!({"format_version": "1", "drift": self.findings, "in_sync": self.in_sync})
     }
