@@ -31,6 +31,8 @@ pub enum Error {
     NotInAws { kind: Kind, id: String, region: String },
     #[error("{kind} {id} carries the tag gwctl:project = {owner}: it belongs to project {owner}, not {project}; gwctl never imports another project's resource")]
     ForeignImport { kind: Kind, id: String, owner: String, project: String },
+    #[error("{}: {address} is a {kind}, a kind this gwctl does not manage (was the file written by a newer gwctl?); nothing was changed", file.display())]
+    UnknownKind { file: std::path::PathBuf, address: String, kind: Kind },
     #[error("{} already exists; gwctl init never overwrites a file", path.display())]
     WouldOverwrite { path: std::path::PathBuf },
     #[error("confirmation is needed and standard input is not a terminal: {otherwise}")]

@@ -19,13 +19,14 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
         return Err(Error::Flags("--refresh-only takes no plan file: it reads AWS itself"));
     }
     let spec = Spec::load(&g.spec)?;
-    let nodes = graph::nodes(&spec);
+    let nodes = crate::provider::nodes(&spec);
     let command = if mode == Mode::Destroy { "gwctl destroy" } else { "gwctl apply" };
     let (mut store, mut state) = super::open_state(g, &spec, command)?;
     let aws = Aws::connect(&spec.region).await;
     let saved = match planfile {
         Some(path) => {
             let saved = SavedPlan::read(path)?;
+            super::known_kinds(path, saved.changes.iter().map(|c| (&c.address, c.kind)))?;
             saved.check_fresh(path, &spec, &state)?;
             Some(saved)
         }

@@ -16,7 +16,7 @@ pub async fn drift(g: &Global) -> Result<u8> {
     unmanaged.extend(tagged?);
     let mut report = crate::engine::drift::compare(&state, &refreshed.live, &unmanaged, &spec.drift_ignore);
     let lookups = crate::provider::recorded_lookups(&spec, &state);
-    let stale = crate::engine::drift::stale(&spec, &crate::graph::nodes(&spec), &state, &refreshed.live, &lookups, &spec.drift_ignore);
+    let stale = crate::engine::drift::stale(&spec, &crate::provider::nodes(&spec), &state, &refreshed.live, &lookups, &spec.drift_ignore);
     report.add(stale);
     if g.json {
         println!("{}", report.json());

@@ -4,7 +4,6 @@ use serde_json::json;
 
 use crate::cli::Global;
 use crate::error::{Error, Result};
-use crate::graph;
 use crate::provider::aws::Aws;
 use crate::provider::{self, ReadItem};
 use crate::spec::Spec;
@@ -13,7 +12,7 @@ use crate::state::ResourceState;
 /// `gwctl import ADDRESS ID`: reads the resource from AWS and records it.
 pub async fn import(g: &Global, address: &str, id: &str) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
-    let nodes = graph::nodes(&spec);
+    let nodes = crate::provider::nodes(&spec);
     let node = nodes.iter().find(|n| n.address == address).ok_or_else(|| {
         let all: Vec<&str> = nodes.iter().map(|n| n.address.as_str()).collect();
         Error::NotDeclared { address: address.to_string(), spec: g.spec.clone(), declared: all.iter().map(|a| a.to_string()).collect() }

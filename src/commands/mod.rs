@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::provider::aws::Aws;
 use crate::cli::{Cli, Command, Global};
 use crate::error::{Error, Result};
-use crate::graph::{self, Node};
+use crate::graph::Node;
 use crate::engine::plan::Plan;
 use crate::engine::Mode;
 use crate::spec::Spec;
@@ -68,7 +68,7 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
 
 fn validate(g: &Global) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
-    let nodes = graph::nodes(&spec);
+    let nodes = crate::provider::nodes(&spec);
     if g.json {
         println!("{}", serde_json::json!({"valid": true, "resources": nodes.len()}));
     } else {
@@ -146,7 +146,17 @@ pub fn read_state(g: &Global, spec: &Spec) -> Result<State> {
         }
     };
     state.claim(&path, &spec.project, &spec.region, &spec_file(g))?;
+    known_kinds(&path, state.resources.iter().map(|r| (&r.address, r.kind)))?;
     Ok(state)
+}
+
+/// Refuses a file (state or saved plan) that records a kind gwctl does not
+/// manage, before anything acts on it.
+pub fn known_kinds<'a>(file: &Path, resources: impl IntoIterator<Item = (&'a String, crate::model::Kind)>) -> Result<()> {
+    match resources.into_iter().find(|(_, kind)| !crate::provider::known(*kind)) {
+        Some((address, kind)) => Err(Error::UnknownKind { file: file.to_path_buf(), address: address.clone(), kind }),
+        None => Ok(()),
+    }
 }
 
 /// The state, locked for writing, with the same checks as [`read_state`].
@@ -157,6 +167,7 @@ pub fn open_state(g: &Global, spec: &Spec, command: &str) -> Result<(crate::stat
     }
     let (store, mut state) = crate::state::Store::open(&path, command, g.lock_timeout)?;
     state.claim(&path, &spec.project, &spec.region, &spec_file(g))?;
+    known_kinds(&path, state.resources.iter().map(|r| (&r.address, r.kind)))?;
     Ok((store, state))
 }
 

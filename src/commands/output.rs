@@ -2,7 +2,6 @@ use serde_json::{Map, Value};
 
 use crate::cli::Global;
 use crate::error::{Error, Result};
-use crate::model::Kind;
 use crate::model::s;
 use crate::spec::Spec;
 use crate::state::State;
@@ -10,20 +9,20 @@ use crate::state::State;
 /// The outputs of an applied stack, from the state file alone.
 pub fn outputs(state: &State) -> Map<String, Value> {
     let mut out = Map::new();
-    let instances: Vec<_> = state.resources.iter().filter(|r| r.kind == Kind::Instance).collect();
+    let instances: Vec<_> = state.resources.iter().filter(|r| r.kind == crate::provider::ec2::instance::KIND).collect();
     for r in &instances {
         let suffix = if instances.len() > 1 { format!("_{}", r.address.trim_start_matches("instance.")) } else { String::new() };
         out.insert(format!("instance_id{suffix}"), Value::String(r.id.clone()));
         out.insert(format!("instance_public_ip{suffix}"), r.attributes.get("public_ip").cloned().unwrap_or(Value::Null));
         out.insert(format!("instance_public_dns{suffix}"), r.attributes.get("public_dns").cloned().unwrap_or(Value::Null));
     }
-    let apis: Vec<_> = state.resources.iter().filter(|r| r.kind == Kind::Api).collect();
+    let apis: Vec<_> = state.resources.iter().filter(|r| r.kind == crate::provider::apigw::api::KIND).collect();
     for r in &apis {
         let name = r.address.trim_start_matches("api.");
         let suffix = if apis.len() > 1 { format!("_{name}") } else { String::new() };
         out.insert(format!("api_id{suffix}"), Value::String(r.id.clone()));
         let endpoint = s(&r.attributes, "api_endpoint").to_string();
-        let stage = state.get(&crate::graph::address::stage(name)).map(|st| s(&st.attributes, "name").to_string());
+        let stage = state.get(&crate::provider::apigw::stage::address(name)).map(|st| s(&st.attributes, "name").to_string());
         let url = match stage.as_deref() {
             Some("$default") | None => endpoint,
             Some(stage) => format!("{endpoint}/{stage}"),

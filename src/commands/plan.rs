@@ -1,7 +1,6 @@
 use crate::provider::aws::Aws;
 use crate::cli::Global;
 use crate::error::Result;
-use crate::graph;
 use crate::engine::Mode;
 use crate::engine::render;
 use crate::spec::Spec;
@@ -9,7 +8,7 @@ use crate::spec::Spec;
 /// `gwctl plan`: read-only; takes no lock and never writes the state.
 pub async fn plan(g: &Global, detailed_exitcode: bool, out: Option<&std::path::Path>) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
-    let nodes = graph::nodes(&spec);
+    let nodes = crate::provider::nodes(&spec);
     let state = super::read_state(g, &spec)?;
     let aws = Aws::connect(&spec.region).await;
     let refreshed = super::refresh(&aws, &spec, &nodes, &state, Mode::Normal).await?;

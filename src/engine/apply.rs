@@ -447,17 +447,17 @@ mod tests {
     use serde_json::json;
 
     fn node(address: &str, deps: &[&str]) -> Node {
-        Node { address: address.into(), kind: Kind::Instance, deps: deps.iter().map(|d| d.to_string()).collect(), source: Source::Instance(address.into()) }
+        Node { address: address.into(), kind: crate::provider::ec2::instance::KIND, deps: deps.iter().map(|d| d.to_string()).collect(), source: Source::entry(address) }
     }
 
     fn change(address: &str, action: Action) -> Change {
-        Change { address: address.into(), kind: Kind::Instance, action, diff: vec![], reason: None, target: None, adopt: None }
+        Change { address: address.into(), kind: crate::provider::ec2::instance::KIND, action, diff: vec![], reason: None, target: None, adopt: None }
     }
 
     fn resource(address: &str, deps: &[&str]) -> ResourceState {
         ResourceState {
             address: address.into(),
-            kind: Kind::Instance,
+            kind: crate::provider::ec2::instance::KIND,
             id: format!("id-{address}"),
             attributes: json!({}).as_object().cloned().unwrap(),
             dependencies: deps.iter().map(|d| d.to_string()).collect(),

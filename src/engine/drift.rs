@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_resource_is_in_sync_even_when_informational_fields_move() {
-        let st = state_with("instance.backend", Kind::Instance, json!({"instance_type": "t3.micro", "public_ip": "1.2.3.4"}));
+        let st = state_with("instance.backend", crate::provider::ec2::instance::KIND, json!({"instance_type": "t3.micro", "public_ip": "1.2.3.4"}));
         let live = [("instance.backend".to_string(), Some(attrs(json!({"instance_type": "t3.micro", "public_ip": "5.6.7.8"}))))].into();
         let r = compare(&st, &live, &[], &[]);
         assert!(r.findings.is_empty());
@@ -307,7 +307,7 @@ mod tests {
     fn a_new_rule_is_unmanaged_and_a_changed_value_is_modified() {
         let rule80 = json!({"protocol": "tcp", "from_port": 80, "to_port": 80, "cidr": "0.0.0.0/0"});
         let rule22 = json!({"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"});
-        let st = state_with("security_group.backend", Kind::SecurityGroup, json!({"ingress": [rule80], "description": "a"}));
+        let st = state_with("security_group.backend", crate::provider::ec2::security_group::KIND, json!({"ingress": [rule80], "description": "a"}));
         let live = [("security_group.backend".to_string(), Some(attrs(json!({"ingress": [rule80, rule22], "description": "b"}))))].into();
         let r = compare(&st, &live, &[], &[]);
         let statuses: Vec<Status> = r.findings.iter().map(|f| f.status).collect();
@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn ignored_attributes_do_not_count() {
-        let st = state_with("instance.backend", Kind::Instance, json!({"state": "running", "tags": {"a": "1"}}));
+        let st = state_with("instance.backend", crate::provider::ec2::instance::KIND, json!({"state": "running", "tags": {"a": "1"}}));
         let live = [("instance.backend".to_string(), Some(attrs(json!({"state": "stopped", "tags": {"a": "2"}}))))].into();
         let r = compare(&st, &live, &[], &["instance.backend.state".into(), "instance.backend.tags".into()]);
         assert!(r.findings.is_empty(), "{:?}", r.findings);
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn a_missing_resource_is_deleted() {
-        let st = state_with("route.main[\"GET /health\"]", Kind::Route, json!({}));
+        let st = state_with("route.main[\"GET /health\"]", crate::provider::apigw::route::KIND, json!({}));
         let live = [("route.main[\"GET /health\"]".to_string(), None)].into();
         let r = compare(&st, &live, &[], &[]);
         assert_eq!(r.findings[0].status, Status::Deleted);

@@ -397,12 +397,12 @@ mod tests {
     #[test]
     fn api_children_the_state_lost_are_adopted_by_natural_key_and_strangers_deleted() {
         let spec = Spec::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml")).unwrap();
-        let nodes = crate::graph::nodes(&spec);
+        let nodes = crate::provider::nodes(&spec);
         let api = Known { id: "api1".into(), attrs: attrs(json!({"name": "job-work-planner", "protocol_type": "HTTP"})) };
         let adopted: HashMap<String, Known> = [("api.main".to_string(), api)].into_iter().collect();
         let child = |id: &str, key: &str| Unmanaged {
             address: format!("route.main[\"{key}\"]"),
-            kind: Kind::Route,
+            kind: crate::provider::apigw::route::KIND,
             id: id.into(),
             attrs: attrs(json!({"api_id": "api1", "route_key": key, "authorization_type": "NONE"})),
             found_in: "api.main".into(),
@@ -426,7 +426,7 @@ mod tests {
         let mut state = State::new();
         state.put(crate::state::ResourceState {
             address: "log_group.a".into(),
-            kind: Kind::LogGroup,
+            kind: crate::provider::logs::log_group::KIND,
             id: "/lg".into(),
             attributes: attrs(json!({"retention_days": 30})),
             dependencies: vec![],
@@ -434,7 +434,7 @@ mod tests {
         let live: HashMap<String, Option<Attrs>> =
             [("log_group.a".to_string(), Some(attrs(json!({"retention_days": 30, "tags": {"gwctl:project": "other"}}))))].into_iter().collect();
         let change = |action| Plan {
-            changes: vec![Change { address: "log_group.a".into(), kind: Kind::LogGroup, action, diff: vec![], reason: None, target: None, adopt: None }],
+            changes: vec![Change { address: "log_group.a".into(), kind: crate::provider::logs::log_group::KIND, action, diff: vec![], reason: None, target: None, adopt: None }],
         };
         assert_eq!(foreign(&change(Action::Delete), &state, &live, "mine"), vec![("log_group.a".to_string(), "other".to_string())]);
         assert!(foreign(&change(Action::NoOp), &state, &live, "mine").is_empty(), "reading is not touching");
@@ -457,7 +457,7 @@ mod tests {
     fn entry(address: &str, deps: &[&str]) -> crate::state::ResourceState {
         crate::state::ResourceState {
             address: address.into(),
-            kind: Kind::Instance,
+            kind: crate::provider::ec2::instance::KIND,
             id: format!("id-{address}"),
             attributes: Attrs::new(),
             dependencies: deps.iter().map(|d| d.to_string()).collect(),

@@ -148,11 +148,10 @@ pub fn json(plan: &Plan) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Kind;
     use crate::engine::plan::AttrDiff;
 
     fn change(address: &str, action: Action, diff: Vec<AttrDiff>) -> Change {
-        Change { address: address.into(), kind: Kind::Instance, action, diff, reason: None, target: None, adopt: None }
+        Change { address: address.into(), kind: crate::provider::ec2::instance::KIND, action, diff, reason: None, target: None, adopt: None }
     }
 
     #[test]

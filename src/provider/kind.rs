@@ -39,6 +39,9 @@ pub(crate) struct Parent {
 pub(crate) trait ResourceKind: Sync {
     fn kind(&self) -> Kind;
 
+    /// The resources of this kind the spec declares, with what each depends on.
+    fn nodes(&self, spec: &Spec) -> Vec<Node>;
+
     /// The attributes whose change makes AWS need a new resource.
     fn force_new(&self) -> &'static [&'static str];
 
@@ -125,7 +128,7 @@ pub(crate) trait ResourceKind: Sync {
 }
 
 /// Implements [`ResourceKind`] for a kind whose file has the usual items:
-/// `FORCE_NEW` and the functions `desired`, `create`, `read`, `update` and
+/// `FORCE_NEW` and the functions `nodes`, `desired`, `create`, `read`, `update` and
 /// `delete`. `create(aws, address, want, token) => …` says how the trait's
 /// create calls the file's; the methods a kind adds follow it.
 macro_rules! resource_kind {
@@ -133,6 +136,10 @@ macro_rules! resource_kind {
         impl $crate::provider::kind::ResourceKind for $ty {
             fn kind(&self) -> $crate::model::Kind {
                 $kind
+            }
+
+            fn nodes(&self, spec: &$crate::spec::Spec) -> Vec<$crate::graph::Node> {
+                nodes(spec)
             }
 
             fn force_new(&self) -> &'static [&'static str] {

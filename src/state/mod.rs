@@ -176,7 +176,7 @@ mod tests {
         let old_path = dir.path().join("old.json");
         let mut old = State::new();
         old.claim(&old_path, "old", "ap-south-1", "gateway.toml").unwrap();
-        old.put(ResourceState { address: "api.main".into(), kind: Kind::Api, id: "a".into(), attributes: Attrs::new(), dependencies: vec![] });
+        old.put(ResourceState { address: "api.main".into(), kind: Kind::named("api"), id: "a".into(), attributes: Attrs::new(), dependencies: vec![] });
         std::fs::write(&old_path, serde_json::to_vec(&old).unwrap()).unwrap();
         let new_path = dir.path().join("new.json");
         let (found, state) = find_renamed(&new_path, "new", "gateway.toml").expect("found");

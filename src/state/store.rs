@@ -512,7 +512,7 @@ mod tests {
         let first = fs::read_to_string(&path).unwrap();
         state.pending.push(super::super::Pending {
             address: "instance.backend".into(),
-            kind: crate::model::Kind::Instance,
+            kind: crate::model::Kind::named("instance"),
             token: "t".into(),
             started_at: "now".into(),
         });

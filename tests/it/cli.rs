@@ -97,6 +97,10 @@ fn damaged_newer_or_foreign_state_is_refused_and_left_untouched() {
     let cases = [
         ("{\"version\": 1, \"serial\": 3, \"lin", "is not valid gwctl state"),
         ("{\"version\": 99, \"serial\": 1, \"lineage\": \"x\", \"gwctl_version\": \"9.0.0\", \"resources\": []}", "newer than this gwctl understands"),
+        (
+            "{\"version\": 1, \"serial\": 2, \"lineage\": \"x\", \"gwctl_version\": \"0.1.0\", \"resources\": [{\"address\": \"load_balancer.front\", \"kind\": \"load_balancer\", \"id\": \"lb-1\", \"attributes\": {}, \"dependencies\": []}]}",
+            "load_balancer.front is a load_balancer, a kind this gwctl does not manage",
+        ),
     ];
     for (body, message) in cases {
         let dir = workdir(&crate::common::seed_spec());

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
@@ -14,10 +15,21 @@ use crate::provider::kind::{resource_kind, Call};
 
 use aws_sdk_apigatewayv2::types::ProtocolType;
 
+pub const KIND: Kind = Kind::named("api");
+
 pub const FORCE_NEW: &[&str] = &["protocol_type"];
 
+pub fn address(name: &str) -> String {
+    format!("api.{name}")
+}
+
+/// The nodes the spec declares of this kind.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    spec.apis.keys().map(|name| Node::new(address(name), KIND, vec![], Source::entry(name))).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Api(name) = &node.source else { return Attrs::new() };
+    let name = &node.source.name;
     let Some(api) = env.spec.apis.get(name) else { return Attrs::new() };
     json!({
         "name": api.name,
@@ -152,7 +164,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `api` kind.
 pub(crate) struct Api;
 
-resource_kind!(Api, Kind::Api, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(Api, KIND, create(aws, address, want, _token) => create(aws, address, want),
     fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, address, want))
     }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::graph::{address, Node, Source};
+use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
@@ -14,6 +15,8 @@ use crate::provider::kind::resource_kind;
 use aws_sdk_apigatewayv2::types::{AuthorizerType, JwtConfiguration};
 
 use super::{api_child, create_child, list_pages, no_retry, read_child, read_children, with_api};
+
+pub const KIND: Kind = Kind::named("authorizer");
 
 pub const FORCE_NEW: &[&str] = &["api_id", "type"];
 
@@ -37,11 +40,21 @@ macro_rules! authorizer_attrs {
     }};
 }
 
+pub fn address(api: &str, name: &str) -> String {
+    format!("authorizer.{api}.{name}")
+}
+
+/// One node per authorizer of each API, after the API.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    let per_api = spec.apis.iter().flat_map(|(api, a)| a.authorizers.keys().map(move |name| (api, name)));
+    per_api.map(|(api, name)| Node::new(address(api, name), KIND, vec![super::api::address(api)], Source::part(api, name))).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Authorizer { api, name } = &node.source else { return Attrs::new() };
+    let (api, name) = (&node.source.name, node.source.part.as_deref().unwrap_or_default());
     let Some(auth) = env.spec.apis.get(api).and_then(|a| a.authorizers.get(name)) else { return Attrs::new() };
     json!({
-        "api_id": env.id(&address::api(api)),
+        "api_id": env.id(&super::api::address(api)),
         "name": name,
         "type": "JWT",
         "identity_source": [auth.identity_source],
@@ -127,7 +140,7 @@ pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> 
 /// The `authorizer` kind.
 pub(crate) struct Authorizer;
 
-resource_kind!(Authorizer, Kind::Authorizer, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(Authorizer, KIND, create(aws, address, want, _token) => create(aws, address, want),
     api_child!();
 
     fn natural_key(&self, attrs: &Attrs) -> Option<String> {
@@ -136,6 +149,6 @@ resource_kind!(Authorizer, Kind::Authorizer, create(aws, address, want, _token) 
 
     /// API Gateway refuses to delete what a route still uses.
     fn delete_waits_on(&self) -> &'static [Kind] {
-        &[Kind::Route]
+        &[super::route::KIND]
     }
 );

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::graph::{address, Node, Source};
+use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
@@ -17,6 +18,8 @@ use crate::provider::kind::resource_kind;
 use aws_sdk_apigatewayv2::types::IntegrationType;
 
 use super::{api_child, create_child, list_pages, no_retry, read_child, read_children, with_api};
+
+pub const KIND: Kind = Kind::named("integration");
 
 pub const FORCE_NEW: &[&str] = &["api_id", "type"];
 
@@ -43,16 +46,29 @@ pub fn keep_path() -> Value {
     json!({"overwrite:path": "$request.path"})
 }
 
+pub fn address(api: &str) -> String {
+    format!("integration.{api}")
+}
+
+/// One integration per API, to its backend instance.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    let node = |(api, a): (&String, &crate::spec::ApiSpec)| {
+        let deps = vec![super::api::address(api), crate::provider::ec2::instance::address(&a.backend)];
+        Node::new(address(api), KIND, deps, Source::entry(api))
+    };
+    spec.apis.iter().map(node).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Integration(api) = &node.source else { return Attrs::new() };
+    let api = &node.source.name;
     let Some(spec_api) = env.spec.apis.get(api) else { return Attrs::new() };
-    let dns = env.attr(&address::instance(&spec_api.backend), "public_dns");
+    let dns = env.attr(&crate::provider::ec2::instance::address(&spec_api.backend), "public_dns");
     let uri = match dns.as_str() {
         Some(d) if !is_unknown(&dns) && !d.is_empty() => json!(format!("http://{d}")),
         _ => json!(UNKNOWN),
     };
     json!({
-        "api_id": env.id(&address::api(api)),
+        "api_id": env.id(&super::api::address(api)),
         "type": "HTTP_PROXY",
         "method": "ANY",
         "uri": uri,
@@ -156,7 +172,7 @@ pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> 
 /// The `integration` kind.
 pub(crate) struct Integration;
 
-resource_kind!(Integration, Kind::Integration, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(Integration, KIND, create(aws, address, want, _token) => create(aws, address, want),
     api_child!();
 
     /// An integration is recognised by its target: the backend's address.
@@ -172,6 +188,6 @@ resource_kind!(Integration, Kind::Integration, create(aws, address, want, _token
 
     /// API Gateway refuses to delete what a route still uses.
     fn delete_waits_on(&self) -> &'static [Kind] {
-        &[Kind::Route]
+        &[super::route::KIND]
     }
 );

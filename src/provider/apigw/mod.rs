@@ -21,7 +21,7 @@ use crate::provider::kind::ResourceKind;
 macro_rules! api_child {
     () => {
         fn parent(&self) -> Option<$crate::provider::kind::Parent> {
-            Some($crate::provider::kind::Parent { kind: $crate::model::Kind::Api, id_attr: "api_id" })
+            Some($crate::provider::kind::Parent { kind: $crate::provider::apigw::api::KIND, id_attr: "api_id" })
         }
 
         fn list_in<'a>(

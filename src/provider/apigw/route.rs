@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::graph::{address, Node, Source};
+use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
@@ -14,6 +15,8 @@ use crate::provider::kind::resource_kind;
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 
 use super::{api_child, create_child, list_pages, no_retry, read_child, read_children, with_api};
+
+pub const KIND: Kind = Kind::named("route");
 
 pub const FORCE_NEW: &[&str] = &["api_id", "route_key"];
 
@@ -35,20 +38,36 @@ macro_rules! route_attrs {
     }};
 }
 
+pub fn address(api: &str, route: &str) -> String {
+    format!("route.{api}[\"{route}\"]")
+}
+
+/// One node per route of each API, after the API's integration and the
+/// route's authorizer.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    let per_api = spec.apis.iter().flat_map(|(api, a)| a.routes.iter().map(move |(key, route)| (api, key, route)));
+    let node = |(api, key, route): (&String, &String, &crate::spec::RouteSpec)| {
+        let mut deps = vec![super::api::address(api), super::integration::address(api)];
+        deps.extend(route.authorizer.iter().map(|auth| super::authorizer::address(api, auth)));
+        Node::new(address(api, key), KIND, deps, Source::part(api, key))
+    };
+    per_api.map(node).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Route { api, route } = &node.source else { return Attrs::new() };
+    let (api, route) = (&node.source.name, node.source.part.as_deref().unwrap_or_default());
     let Some(spec_route) = env.spec.apis.get(api).and_then(|a| a.routes.get(route)) else { return Attrs::new() };
-    let integration = env.id(&address::integration(api));
+    let integration = env.id(&super::integration::address(api));
     let target = match integration.as_str() {
         Some(id) if !is_unknown(&integration) => json!(format!("integrations/{id}")),
         _ => json!(UNKNOWN),
     };
     let (auth_type, authorizer) = match &spec_route.authorizer {
-        Some(name) => ("JWT", env.id(&address::authorizer(api, name))),
+        Some(name) => ("JWT", env.id(&super::authorizer::address(api, name))),
         None => ("NONE", Value::Null),
     };
     json!({
-        "api_id": env.id(&address::api(api)),
+        "api_id": env.id(&super::api::address(api)),
         "route_key": route,
         "target": target,
         "authorization_type": auth_type,
@@ -130,7 +149,7 @@ pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> 
 /// The `route` kind.
 pub(crate) struct Route;
 
-resource_kind!(Route, Kind::Route, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(Route, KIND, create(aws, address, want, _token) => create(aws, address, want),
     api_child!();
 
     fn natural_key(&self, attrs: &Attrs) -> Option<String> {

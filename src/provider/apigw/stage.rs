@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::graph::{address, Node, Source};
+use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
@@ -15,6 +16,8 @@ use crate::provider::kind::resource_kind;
 use aws_sdk_apigatewayv2::types::{AccessLogSettings, RouteSettings};
 
 use super::{api_child, create_child, list_pages, no_retry, read_child, read_children, with_api};
+
+pub const KIND: Kind = Kind::named("stage");
 
 pub const FORCE_NEW: &[&str] = &["api_id", "name"];
 
@@ -61,15 +64,35 @@ pub fn access_log_format() -> Value {
     })
 }
 
+pub fn address(api: &str) -> String {
+    format!("stage.{api}")
+}
+
+/// The stage of each API that declares one: after its access-log group and,
+/// when it deploys by hand, after every route and the integration it deploys.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    let node = |(api, a): (&String, &crate::spec::ApiSpec)| {
+        let stage = a.stage.as_ref()?;
+        let mut deps = vec![super::api::address(api)];
+        deps.extend(stage.access_log.iter().map(|log| crate::provider::logs::log_group::address(log)));
+        if !stage.auto_deploy {
+            deps.push(super::integration::address(api));
+            deps.extend(a.routes.keys().map(|k| super::route::address(api, k)));
+        }
+        Some(Node::new(address(api), KIND, deps, Source::entry(api)))
+    };
+    spec.apis.iter().filter_map(node).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Stage(api) = &node.source else { return Attrs::new() };
+    let api = &node.source.name;
     let Some(stage) = env.spec.apis.get(api).and_then(|a| a.stage.as_ref()) else { return Attrs::new() };
     let (destination, format) = match &stage.access_log {
-        Some(log) => (env.attr(&address::log_group(log), "arn"), access_log_format()),
+        Some(log) => (env.attr(&crate::provider::logs::log_group::address(log), "arn"), access_log_format()),
         None => (Value::Null, Value::Null),
     };
     let mut attrs = json!({
-        "api_id": env.id(&address::api(api)),
+        "api_id": env.id(&super::api::address(api)),
         "name": stage.name,
         "auto_deploy": stage.auto_deploy,
         "throttle_rate": stage.throttle_rate,
@@ -240,7 +263,7 @@ pub async fn delete(aws: &Aws, id: &str, attrs: &Attrs) -> Result<(), AwsError> 
 /// The `stage` kind.
 pub(crate) struct Stage;
 
-resource_kind!(Stage, Kind::Stage, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(Stage, KIND, create(aws, address, want, _token) => create(aws, address, want),
     api_child!();
 
     /// What the last deployment served is gwctl's record, not AWS's.

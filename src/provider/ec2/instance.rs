@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::graph::{address, Node, Source};
+use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, retry_while, Aws, AwsError};
 use crate::provider::common::*;
@@ -32,6 +33,8 @@ use super::{ec2_tags, update_tags};
 use crate::spec::AmiSource;
 use crate::state::State;
 
+pub const KIND: Kind = Kind::named("instance");
+
 pub const FORCE_NEW: &[&str] = &["ami", "user_data", "root_volume_encrypted", "root_volume_size", "subnet_id"];
 
 /// How long RunInstances is retried while IAM has not yet propagated a new
@@ -47,11 +50,25 @@ const START_AFTER_MODIFY: Duration = Duration::from_secs(120);
 /// How long to wait for an instance to reach running, stopped or terminated.
 const STATE_WAIT: Duration = Duration::from_secs(600);
 
+pub fn address(name: &str) -> String {
+    format!("instance.{name}")
+}
+
+/// One node per instance, after its role's instance profile and its groups.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    let node = |(name, inst): (&String, &crate::spec::InstanceSpec)| {
+        let mut deps: Vec<String> = inst.role.iter().map(|r| crate::provider::iam::instance_profile::address(r)).collect();
+        deps.extend(inst.security_groups.iter().map(|g| super::security_group::address(g)));
+        Node::new(address(name), KIND, deps, Source::entry(name))
+    };
+    spec.instances.iter().map(node).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Instance(name) = &node.source else { return Attrs::new() };
+    let name = &node.source.name;
     let Some(inst) = env.spec.instances.get(name) else { return Attrs::new() };
     let ami = env.lookups.amis.get(&node.address).cloned().map(Value::String).unwrap_or(json!(UNKNOWN));
-    let groups: Vec<Value> = inst.security_groups.iter().map(|g| env.id(&address::security_group(g))).collect();
+    let groups: Vec<Value> = inst.security_groups.iter().map(|g| env.id(&super::security_group::address(g))).collect();
     let groups = if groups.iter().any(is_unknown) {
         json!(UNKNOWN)
     } else {
@@ -102,7 +119,7 @@ pub async fn resolve_amis(aws: &Aws, spec: &crate::spec::Spec, state: &State) ->
     let mut out = HashMap::new();
     let mut to_fetch: Vec<(String, String)> = Vec::new();
     for (name, inst) in &spec.instances {
-        let addr = address::instance(name);
+        let addr = address(name);
         let source = inst.ami.as_spec_str();
         let pinned = state
             .get(&addr)
@@ -495,7 +512,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `instance` kind.
 pub(crate) struct Instance;
 
-resource_kind!(Instance, Kind::Instance, create(aws, address, want, token) => create(aws, address, want, token),
+resource_kind!(Instance, KIND, create(aws, address, want, token) => create(aws, address, want, token),
     /// A stop and start (a new instance type) releases the public address.
     fn unknown_after_update(&self, before: &Attrs, after: &Attrs) -> &'static [&'static str] {
         if changed(before, after, "instance_type") {
@@ -509,10 +526,8 @@ resource_kind!(Instance, Kind::Instance, create(aws, address, want, token) => cr
     /// instance runs instead of replacing it.
     fn import_attrs(&self, spec: &crate::spec::Spec, node: &Node) -> Attrs {
         let mut attrs = Attrs::new();
-        if let Source::Instance(name) = &node.source {
-            if let Some(inst) = spec.instances.get(name) {
-                attrs.insert("ami_source".into(), json!(inst.ami.as_spec_str()));
-            }
+        if let Some(inst) = spec.instances.get(&node.source.name) {
+            attrs.insert("ami_source".into(), json!(inst.ami.as_spec_str()));
         }
         attrs
     }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, retry_while, Aws, AwsError};
 use crate::provider::common::*;
@@ -19,6 +20,8 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType,
 
 use crate::spec::Rule;
 
+pub const KIND: Kind = Kind::named("security_group");
+
 pub const FORCE_NEW: &[&str] = &["name", "description", "vpc_id"];
 
 /// How long a delete waits for the group to stop being in use (an instance
@@ -27,8 +30,17 @@ const IN_USE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a new group may stay invisible to DescribeSecurityGroups.
 const GROUP_VISIBLE: Duration = Duration::from_secs(120);
 
+pub fn address(name: &str) -> String {
+    format!("security_group.{name}")
+}
+
+/// The nodes the spec declares of this kind.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    spec.security_groups.keys().map(|name| Node::new(address(name), KIND, vec![], Source::entry(name))).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::SecurityGroup(name) = &node.source else { return Attrs::new() };
+    let name = &node.source.name;
     let Some(sg) = env.spec.security_groups.get(name) else { return Attrs::new() };
     let vpc = sg.vpc_id.clone().or_else(|| env.lookups.vpcs.get(&node.address).cloned()).map(Value::String).unwrap_or(json!(UNKNOWN));
     json!({
@@ -307,7 +319,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `security_group` kind.
 pub(crate) struct SecurityGroup;
 
-resource_kind!(SecurityGroup, Kind::SecurityGroup, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(SecurityGroup, KIND, create(aws, address, want, _token) => create(aws, address, want),
     fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, address, want))
     }

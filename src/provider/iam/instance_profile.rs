@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::graph::{address, Node, Source};
+use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, retry_while, Aws, AwsError};
 use crate::provider::common::*;
@@ -16,11 +17,22 @@ use aws_sdk_iam::types::Tag;
 /// How long IAM may take to show a new role to AddRoleToInstanceProfile.
 const ROLE_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
 
+pub const KIND: Kind = Kind::named("instance_profile");
+
 pub const FORCE_NEW: &[&str] = &["name"];
 
+pub fn address(name: &str) -> String {
+    format!("instance_profile.{name}")
+}
+
+/// One instance profile per role, named after it.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    spec.roles.keys().map(|name| Node::new(address(name), KIND, vec![super::role::address(name)], Source::entry(name))).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::InstanceProfile(name) = &node.source else { return Attrs::new() };
-    let role_name = env.attr(&address::role(name), "name");
+    let name = &node.source.name;
+    let role_name = env.attr(&super::role::address(name), "name");
     let role_name = if is_unknown(&role_name) { json!(env.spec.aws_name(name)) } else { role_name };
     json!({
         "name": env.spec.aws_name(name),
@@ -117,7 +129,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `instance_profile` kind.
 pub(crate) struct InstanceProfile;
 
-resource_kind!(InstanceProfile, Kind::InstanceProfile, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(InstanceProfile, KIND, create(aws, address, want, _token) => create(aws, address, want),
     fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, want))
     }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
@@ -13,6 +14,8 @@ use crate::provider::kind::{resource_kind, Call};
 use super::{normalize_policy, parse_policy};
 
 use aws_sdk_iam::types::Tag;
+
+pub const KIND: Kind = Kind::named("iam_role");
 
 pub const FORCE_NEW: &[&str] = &["name"];
 
@@ -24,8 +27,17 @@ pub fn ec2_trust_policy() -> Value {
     })
 }
 
+pub fn address(name: &str) -> String {
+    format!("role.{name}")
+}
+
+/// The nodes the spec declares of this kind.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    spec.roles.keys().map(|name| Node::new(address(name), KIND, vec![], Source::entry(name))).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::Role(name) = &node.source else { return Attrs::new() };
+    let name = &node.source.name;
     let Some(role) = env.spec.roles.get(name) else { return Attrs::new() };
     let inline: serde_json::Map<String, Value> =
         role.inline_policies.iter().map(|(k, v)| (k.clone(), normalize_policy(v))).collect();
@@ -227,7 +239,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `role` kind.
 pub(crate) struct Role;
 
-resource_kind!(Role, Kind::IamRole, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(Role, KIND, create(aws, address, want, _token) => create(aws, address, want),
     fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, want))
     }

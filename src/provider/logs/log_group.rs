@@ -5,16 +5,27 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::graph::{Node, Source};
+use crate::spec::Spec;
 use crate::model::*;
 use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
 use crate::provider::kind::{resource_kind, Call};
 
+pub const KIND: Kind = Kind::named("log_group");
+
 pub const FORCE_NEW: &[&str] = &["name"];
 
+pub fn address(name: &str) -> String {
+    format!("log_group.{name}")
+}
+
+/// The nodes the spec declares of this kind.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    spec.log_groups.keys().map(|name| Node::new(address(name), KIND, vec![], Source::entry(name))).collect()
+}
+
 pub fn desired(env: &Env, node: &Node) -> Attrs {
-    let Source::LogGroup(name) = &node.source else { return Attrs::new() };
-    let Some(lg) = env.spec.log_groups.get(name) else { return Attrs::new() };
+    let Some(lg) = env.spec.log_groups.get(&node.source.name) else { return Attrs::new() };
     json!({
         "name": lg.name,
         "retention_days": lg.retention_days,
@@ -117,7 +128,7 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `log_group` kind.
 pub(crate) struct LogGroup;
 
-resource_kind!(LogGroup, Kind::LogGroup, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(LogGroup, KIND, create(aws, address, want, _token) => create(aws, address, want),
     fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, want))
     }
