@@ -20,7 +20,7 @@ use crate::graph::Node;
 use crate::model::Kind;
 use crate::engine::plan::{Action, Plan};
 use crate::provider::{self, Env};
-use crate::model::{Attrs, Lookups};
+use crate::model::{Attrs, Known, Lookups};
 use crate::spec::Spec;
 use crate::state::{now_rfc3339, Pending, ResourceState, State, StateError, Store};
 use crate::progress::Event;
@@ -41,6 +41,9 @@ struct Op {
     waits: Vec<usize>,
     /// What to delete when the state does not record it (unmanaged).
     target: Option<crate::model::Known>,
+    /// A create whose address the state records the old resource at: the
+    /// first half of a create-first replacement.
+    supersedes: bool,
 }
 
 /// What happened to each operation.
@@ -76,7 +79,7 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
     let mut down: HashMap<String, usize> = HashMap::new();
     for c in &plan.changes {
         let push = |phase: Phase, ops: &mut Vec<Op>| {
-            ops.push(Op { address: c.address.clone(), kind: c.kind, phase, waits: vec![], target: c.target.clone() });
+            ops.push(Op { address: c.address.clone(), kind: c.kind, phase, waits: vec![], target: c.target.clone(), supersedes: false });
             ops.len() - 1
         };
         match c.action {
@@ -90,6 +93,17 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
             Action::Delete => {
                 down.insert(c.address.clone(), push(Phase::Delete, &mut ops));
             }
+            Action::Replace if c.create_first => {
+                let cr = push(Phase::Create, &mut ops);
+                ops[cr].supersedes = true;
+                up.insert(c.address.clone(), cr);
+                let old = state.get(&c.address).map(|r| Known { id: r.id.clone(), attrs: r.attributes.clone() }).or_else(|| c.adopt.clone());
+                if let Some(old) = old {
+                    let address = crate::engine::plan::superseded_address(&c.address, &old.id);
+                    ops.push(Op { address, kind: c.kind, phase: Phase::Delete, waits: vec![cr], target: Some(old), supersedes: false });
+                    down.insert(c.address.clone(), ops.len() - 1);
+                }
+            }
             Action::Replace => {
                 let d = push(Phase::Delete, &mut ops);
                 let cr = push(Phase::Create, &mut ops);
@@ -100,7 +114,7 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
         }
     }
     creates_after_dependencies(&mut ops, &up, nodes);
-    let replaced: HashSet<&str> = plan.changes.iter().filter(|c| c.action == Action::Replace).map(|c| c.address.as_str()).collect();
+    let replaced: HashSet<&str> = plan.changes.iter().filter(|c| c.action == Action::Replace && !c.create_first).map(|c| c.address.as_str()).collect();
     deletes_after_dependents(&mut ops, &up, &down, state, &replaced);
     unrecorded_deletes_after_users(&mut ops);
     ops
@@ -126,12 +140,14 @@ fn creates_after_dependencies(ops: &mut [Op], up: &HashMap<String, usize>, nodes
 
 /// Destroy edges are the create edges reversed, as the state records them:
 /// a delete starts after the deletes of whatever depends on it. A plain
-/// delete (not part of a replace) also waits for the updates that make its
-/// dependents stop using it:
+/// delete, and the delete that ends a create-first replacement, also wait
+/// for the updates that make its dependents stop using it (a delete-first
+/// replacement cannot: those updates wait for its create):
 ///
 /// ```text
 ///   instance ──delete──▶ security_group ──delete──▶ ...
 ///   instance ──update (drops the group)──▶ security_group delete
+///   security_group create ──▶ instance update (moves) ──▶ old security_group delete
 /// ```
 fn deletes_after_dependents(ops: &mut [Op], up: &HashMap<String, usize>, down: &HashMap<String, usize>, state: &State, replaced: &HashSet<&str>) {
     for r in &state.resources {
@@ -343,13 +359,14 @@ impl Applier<'_> {
     async fn execute(&self, op: &Op, node: Option<&Node>, shared: &Mutex<Shared>) -> Result<Option<String>, OpError> {
         match op.phase {
             Phase::Delete => {
-                let existing = shared.lock().await.state.get(&op.address).map(|r| crate::model::Known { id: r.id.clone(), attrs: r.attributes.clone() });
-                if let Some(r) = existing.or_else(|| op.target.clone()) {
-                    provider::delete(self.aws, op.kind, &r.id, &r.attrs).await?;
-                }
+                // The target when the plan names one: what the state does not
+                // record, or the old resource a create-first replacement superseded.
+                let recorded = shared.lock().await.state.get(&op.address).map(|r| Known { id: r.id.clone(), attrs: r.attributes.clone() });
+                let Some(r) = op.target.clone().or(recorded) else { return Ok(None) };
+                provider::delete(self.aws, op.kind, &r.id, &r.attrs).await?;
                 let mut s = shared.lock().await;
                 let Shared { store, state } = &mut *s;
-                state.remove(&op.address);
+                state.forget(&op.address, &r.id);
                 store.save(state)?;
                 Ok(None)
             }
@@ -358,16 +375,30 @@ impl Applier<'_> {
                 let (want, token) = {
                     let mut s = shared.lock().await;
                     let Shared { store, state } = &mut *s;
-                    let want = self.desired(node, state);
+                    let mut want = self.desired(node, state);
+                    let replaces = state.replaced_ids(&op.address, op.supersedes);
+                    if !replaces.is_empty() {
+                        want.insert(crate::model::REPLACES.into(), serde_json::json!(replaces));
+                    }
+                    // A create-first replacement: the old resource is set
+                    // aside in the state, so a run stopped before its delete
+                    // leaves it for the next plan to delete.
+                    let mut dirty = op.supersedes && state.get(&op.address).is_some();
+                    if op.supersedes {
+                        state.supersede(&op.address);
+                    }
                     let token = match state.pending_for(&op.address) {
                         Some(p) => p.token.clone(),
                         None => {
                             let token = uuid::Uuid::new_v4().to_string();
                             state.pending.push(Pending { address: op.address.clone(), kind: op.kind, token: token.clone(), started_at: now_rfc3339() });
-                            store.save(state)?;
+                            dirty = true;
                             token
                         }
                     };
+                    if dirty {
+                        store.save(state)?;
+                    }
                     (want, token)
                 };
                 let known = provider::create(self.aws, op.kind, &op.address, &want, &token).await?;
@@ -451,7 +482,7 @@ mod tests {
     }
 
     fn change(address: &str, action: Action) -> Change {
-        Change { address: address.into(), kind: crate::provider::ec2::instance::KIND, action, diff: vec![], reason: None, target: None, adopt: None }
+        Change::new(address, crate::provider::ec2::instance::KIND, action, vec![])
     }
 
     fn resource(address: &str, deps: &[&str]) -> ResourceState {
@@ -509,4 +540,24 @@ mod tests {
         assert_eq!(waits_of(&ops, "sg", Phase::Delete), vec![("inst", Phase::Update)]);
     }
 
+    #[test]
+    fn a_create_first_replacement_deletes_the_old_one_after_its_users_moved_to_the_new_one() {
+        let nodes = [node("sg", &[]), node("inst", &["sg"])];
+        let map: HashMap<&str, &Node> = nodes.iter().map(|n| (n.address.as_str(), n)).collect();
+        let mut state = State::new();
+        state.put(resource("sg", &[]));
+        state.put(resource("inst", &["sg"]));
+        let replace = Change { create_first: true, ..change("sg", Action::Replace) };
+        let plan = Plan { changes: vec![replace, change("inst", Action::Update)] };
+        let ops = build_ops(&plan, &map, &state);
+        assert!(waits_of(&ops, "sg", Phase::Create).is_empty());
+        assert_eq!(waits_of(&ops, "inst", Phase::Update), vec![("sg", Phase::Create)]);
+        let old = ops.iter().find(|o| o.phase == Phase::Delete).unwrap();
+        assert_eq!(old.address, "sg (superseded id-sg)");
+        assert_eq!(old.target.as_ref().map(|k| k.id.as_str()), Some("id-sg"));
+        let mut waits = waits_of(&ops, &old.address, Phase::Delete);
+        waits.sort_by_key(|w| w.0);
+        waits.dedup();
+        assert_eq!(waits, vec![("inst", Phase::Update), ("sg", Phase::Create)]);
+    }
 }

@@ -22,7 +22,8 @@ pub enum Action {
     NoOp,
     Create,
     Update,
-    /// Delete, then create: the resource cannot change in place.
+    /// Delete, then create (create first with `create_first`): the resource
+    /// cannot change in place.
     Replace,
     Delete,
 }
@@ -54,6 +55,19 @@ pub struct Change {
     /// so it is adopted, never created a second time.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub adopt: Option<Known>,
+    /// A replacement that creates the new resource before deleting the old.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub create_first: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Change {
+    pub fn new(address: &str, kind: Kind, action: Action, diff: Vec<AttrDiff>) -> Change {
+        Change { address: address.to_string(), kind, action, diff, reason: None, target: None, adopt: None, create_first: false }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -155,7 +169,7 @@ pub fn plan(
                     let reason = state
                         .get(&node.address)
                         .map(|r| format!("{} {} no longer exists in AWS", node.kind, r.id));
-                    Change { address: node.address.clone(), kind: node.kind, action: Action::Create, diff: diff(None, &want, &[]), reason, target: None, adopt: None }
+                    Change { reason, ..Change::new(&node.address, node.kind, Action::Create, diff(None, &want, &[])) }
                 }
                 Some(have) => {
                     let diff = diff(Some(&have.attrs), &want, provider::force_new(node.kind));
@@ -166,7 +180,8 @@ pub fn plan(
                     } else {
                         Action::Update
                     };
-                    Change { address: node.address.clone(), kind: node.kind, action, diff, reason: None, target: None, adopt: None }
+                    let create_first = action == Action::Replace && provider::of(node.kind).create_before_destroy();
+                    Change { create_first, ..Change::new(&node.address, node.kind, action, diff) }
                 }
             };
             if let Some(k) = adopt {
@@ -202,9 +217,15 @@ pub fn plan(
         .filter(|r| !wanted.contains(r.address.as_str()))
         .filter_map(|r| {
             let attrs = live.get(&r.address)?.as_ref()?;
-            Some(Change { address: r.address.clone(), kind: r.kind, action: Action::Delete, diff: delete_diff(attrs), reason: None, target: None, adopt: None })
+            Some(Change::new(&r.address, r.kind, Action::Delete, delete_diff(attrs)))
         })
         .collect();
+    // What a replacement left behind when a run stopped before deleting it.
+    deletes.extend(state.superseded.iter().map(|r| Change {
+        reason: Some(format!("replaced by a new {}; the old one was not yet deleted", r.kind)),
+        target: Some(Known { id: r.id.clone(), attrs: r.attributes.clone() }),
+        ..Change::new(&superseded_address(&r.address, &r.id), r.kind, Action::Delete, delete_diff(&r.attributes))
+    }));
     // Deletes run dependents first: list them in that order.
     let order = delete_order(state);
     deletes.sort_by_key(|c| order.iter().position(|a| a == &c.address).unwrap_or(usize::MAX));
@@ -216,18 +237,20 @@ pub fn plan(
                 continue;
             }
             changes.push(Change {
-                address: u.address.clone(),
-                kind: u.kind,
-                action: Action::Delete,
-                diff: delete_diff(&u.attrs),
                 reason: Some(format!("not in the spec, found in {}", u.found_in)),
                 target: Some(Known { id: u.id.clone(), attrs: u.attrs.clone() }),
-                adopt: None,
+                ..Change::new(&u.address, u.kind, Action::Delete, delete_diff(&u.attrs))
             });
         }
     }
     Plan { changes }
 }
+
+/// How a plan names a superseded resource it deletes.
+pub fn superseded_address(address: &str, id: &str) -> String {
+    format!("{address} (superseded {id})")
+}
+
 
 /// The order deletes take: dependents before their dependencies.
 pub(crate) fn delete_order(state: &State) -> Vec<String> {
@@ -434,7 +457,7 @@ mod tests {
         let live: HashMap<String, Option<Attrs>> =
             [("log_group.a".to_string(), Some(attrs(json!({"retention_days": 30, "tags": {"gwctl:project": "other"}}))))].into_iter().collect();
         let change = |action| Plan {
-            changes: vec![Change { address: "log_group.a".into(), kind: crate::provider::logs::log_group::KIND, action, diff: vec![], reason: None, target: None, adopt: None }],
+            changes: vec![Change::new("log_group.a", crate::provider::logs::log_group::KIND, action, vec![])],
         };
         assert_eq!(foreign(&change(Action::Delete), &state, &live, "mine"), vec![("log_group.a".to_string(), "other".to_string())]);
         assert!(foreign(&change(Action::NoOp), &state, &live, "mine").is_empty(), "reading is not touching");

@@ -101,6 +101,7 @@ pub fn human_styled(plan: &Plan, style: Style) -> String {
         let verb = match (c.adopt.is_some(), c.action) {
             (true, Action::NoOp) => "will be adopted into the state".to_string(),
             (true, action) => format!("will be adopted, then {}", verb(action).trim_start_matches("will be ").trim_start_matches("must be ")),
+            (false, Action::Replace) if c.create_first => "must be replaced: the new one is created first, the old one deleted last".to_string(),
             (false, action) => verb(action).to_string(),
         };
         out.push_str(&style.bold(&format!("  # {} ({}) {verb}", c.address, c.kind)));
@@ -108,7 +109,11 @@ pub fn human_styled(plan: &Plan, style: Style) -> String {
             out.push_str(&format!(" ({reason})"));
         }
         out.push('\n');
-        let symbol = if adopted_only { style.paint(Action::Update, "<=") } else { style.paint(c.action, symbol(c.action)) };
+        let symbol = match (adopted_only, c.create_first) {
+            (true, _) => style.paint(Action::Update, "<="),
+            (false, true) => style.paint(c.action, "+/-"),
+            (false, false) => style.paint(c.action, symbol(c.action)),
+        };
         out.push_str(&format!("  {symbol} {}\n", c.address));
         let width = c.diff.iter().map(|d| d.path.len()).max().unwrap_or(0);
         let indent = 8 + width + 3;
@@ -151,7 +156,7 @@ mod tests {
     use crate::engine::plan::AttrDiff;
 
     fn change(address: &str, action: Action, diff: Vec<AttrDiff>) -> Change {
-        Change { address: address.into(), kind: crate::provider::ec2::instance::KIND, action, diff, reason: None, target: None, adopt: None }
+        Change::new(address, crate::provider::ec2::instance::KIND, action, diff)
     }
 
     #[test]

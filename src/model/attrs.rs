@@ -12,6 +12,16 @@ pub type Attrs = serde_json::Map<String, Value>;
 /// The value of an attribute that depends on a resource not yet created.
 pub const UNKNOWN: &str = "(known after apply)";
 
+/// Among wanted attributes: the ids of the resources the new one replaces
+/// (set aside in the state, still to be deleted). A kind never adopts one
+/// of them for the new one, and names the new one apart when names are unique.
+pub const REPLACES: &str = "_replaces";
+
+/// The ids in `want`'s [`REPLACES`].
+pub fn replaces(want: &Attrs) -> Vec<&str> {
+    want.get(REPLACES).and_then(Value::as_array).map(|ids| ids.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
 pub fn is_unknown(v: &Value) -> bool {
     v.as_str() == Some(UNKNOWN)
 }

@@ -98,6 +98,14 @@ pub(crate) trait ResourceKind: Sync {
         format!("{}.{name}[\"{label}\"]", self.kind())
     }
 
+    /// Whether a replacement creates the new resource first, moves what
+    /// uses the old one to it, and deletes the old one last (instead of
+    /// deleting first). The create then gets the old one's id as `_replaces`
+    /// among the wanted attributes, for a kind whose names must be unique.
+    fn create_before_destroy(&self) -> bool {
+        false
+    }
+
     /// Kinds whose updates and deletes must finish before a resource of this
     /// kind that the state does not record is deleted (AWS refuses to delete
     /// what they still use).

@@ -35,6 +35,10 @@ pub struct State {
     /// apply, each is looked up in AWS and adopted if it exists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+    /// Resources replaced by a new one created first, not yet deleted (a run
+    /// stopped between the two): the next plan deletes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<ResourceState>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +71,7 @@ impl State {
             spec: String::new(),
             resources: Vec::new(),
             pending: Vec::new(),
+            superseded: Vec::new(),
         }
     }
 
@@ -108,6 +113,31 @@ impl State {
     pub fn remove(&mut self, address: &str) -> Option<ResourceState> {
         let i = self.resources.iter().position(|r| r.address == address)?;
         Some(self.resources.remove(i))
+    }
+
+    /// Moves the entry at `address` aside as superseded: a new resource is
+    /// about to be created for the address before the old one is deleted.
+    pub fn supersede(&mut self, address: &str) {
+        if let Some(old) = self.remove(address) {
+            self.superseded.push(old);
+        }
+    }
+
+    /// Forgets the resource `id` once deleted: the entry at `address` if it
+    /// is that resource (not the one that replaced it), and any superseded entry.
+    pub fn forget(&mut self, address: &str, id: &str) {
+        if self.get(address).is_some_and(|r| r.id == id) {
+            self.remove(address);
+        }
+        self.superseded.retain(|r| r.id != id);
+    }
+
+    /// The ids of the resources a new one at `address` replaces: the one
+    /// recorded there when `supersede` is about to move it aside, and those
+    /// already superseded. The new one is never any of them.
+    pub fn replaced_ids(&self, address: &str, supersede: bool) -> Vec<String> {
+        let current = self.get(address).filter(|_| supersede).map(|r| r.id.clone());
+        current.into_iter().chain(self.superseded.iter().filter(|r| r.address == address).map(|r| r.id.clone())).collect()
     }
 
     pub fn pending_for(&self, address: &str) -> Option<&Pending> {

@@ -200,6 +200,9 @@ async fn the_seed_stack_applies_updates_and_destroys_under_realism() {
     let inst = &live.reservations()[0].instances()[0];
     assert_eq!(inst.instance_type().map(|t| t.as_str()), Some("t3.small"));
     assert_eq!(inst.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("running"));
+    w.edit_spec("description = \"Job Work Planner backend\"", "description = \"Job Work Planner backend, port 8080\"");
+    timed("apply of a replaced security group", &["apply", "--auto-approve"]);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
     timed("destroy", &["destroy", "--auto-approve"]);
     assert_eq!(crate::safety::count(&sdk, "job-work-planner").await, crate::safety::NOTHING);
 }
@@ -245,4 +248,90 @@ async fn drift_reports_an_integration_left_pointing_at_an_address_the_instance_n
     let integrations = sdk.apigw.get_integrations().api_id(w.id_of("api.main")).send().await.unwrap();
     assert_eq!(integrations.items()[0].integration_uri(), Some(format!("http://{dns}").as_str()));
     w.expect(&["drift"], 0);
+}
+
+fn groups_of(instance: &aws_sdk_ec2::types::Instance) -> Vec<String> {
+    instance.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn a_replaced_group_is_created_first_and_the_old_one_deleted_once_the_instance_left_it() {
+    let emu = Emulator::start();
+    emu.configure(serde_json::json!({"group_dependency_violation": true}));
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &ec2_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let (old, instance) = (w.id_of("security_group.backend"), w.id_of("instance.backend"));
+    w.edit_spec("description = \"Job Work Planner backend\"", "description = \"Job Work Planner backend, HTTP only\"");
+    let plan = w.plan_json();
+    let group = change_of(&plan, "security_group.backend");
+    assert_eq!((group["action"].as_str(), group["create_first"].as_bool()), (Some("replace"), Some(true)), "{group}");
+    let human = w.expect(&["plan"], 0).stdout;
+    assert!(human.contains("+/- security_group.backend"), "{human}");
+    let started = std::time::Instant::now();
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "no wait for a DependencyViolation to clear: {:?}", started.elapsed());
+    let new = w.id_of("security_group.backend");
+    assert_ne!(new, old);
+    let live = sdk.ec2.describe_instances().instance_ids(&instance).send().await.unwrap();
+    assert_eq!(groups_of(&live.reservations()[0].instances()[0]), vec![new.clone()], "the same instance, moved to the new group");
+    assert!(sdk.ec2.describe_security_groups().group_ids(&old).send().await.is_err(), "the old group is deleted");
+    let group = sdk.ec2.describe_security_groups().group_ids(&new).send().await.unwrap();
+    let group = &group.security_groups()[0];
+    assert_eq!(group.description(), Some("Job Work Planner backend, HTTP only"));
+    assert!(group.group_name().unwrap_or_default().starts_with("job-work-planner-backend#"), "{:?}", group.group_name());
+    assert!(w.state().get("superseded").is_none(), "{}", w.state());
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    // Replaced again, the group that replaced the first is itself replaced.
+    w.edit_spec("HTTP only\"", "HTTP on port 80\"");
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert!(sdk.ec2.describe_security_groups().group_ids(&new).send().await.is_err());
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[tokio::test]
+async fn a_group_a_stopped_run_left_superseded_is_deleted_by_the_next_apply_and_never_adopted() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &ec2_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let current = w.id_of("security_group.backend");
+    let vpc = sdk.ec2.describe_security_groups().group_ids(&current).send().await.unwrap().security_groups()[0].vpc_id().unwrap().to_string();
+    // The old group of a create-first replacement whose run stopped before deleting it.
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("gwctl:project").value("job-work-planner").build())
+        .tags(aws_sdk_ec2::types::Tag::builder().key("gwctl:address").value("security_group.backend").build())
+        .build();
+    let old = sdk.ec2.create_security_group().group_name("job-work-planner-backend#0ld").description("old").vpc_id(&vpc).tag_specifications(tags.clone()).send().await.unwrap();
+    let old = old.group_id().unwrap().to_string();
+    let mut state = w.state();
+    let entry = serde_json::json!({"address": "security_group.backend", "kind": "security_group", "id": old, "dependencies": [],
+        "attributes": {"name": "job-work-planner-backend", "tags": {"gwctl:project": "job-work-planner", "gwctl:address": "security_group.backend"}}});
+    state["superseded"] = serde_json::json!([entry]);
+    std::fs::write(w.state_path(), serde_json::to_string_pretty(&state).unwrap()).unwrap();
+
+    let plan = w.plan_json();
+    let leftover = change_of(&plan, &format!("security_group.backend (superseded {old})"));
+    assert_eq!(leftover["action"], "delete", "{leftover}");
+    assert_eq!(change_of(&plan, "security_group.backend")["action"], "no-op", "the current group is left as it is");
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert!(sdk.ec2.describe_security_groups().group_ids(&old).send().await.is_err(), "the superseded group is deleted");
+    assert!(sdk.ec2.describe_security_groups().group_ids(&current).send().await.is_ok(), "the current one stays");
+    assert_eq!(w.id_of("security_group.backend"), current);
+    assert!(w.state().get("superseded").is_none());
+
+    // After a lost state, discovery adopts the current group, not a superseded one.
+    let again = sdk.ec2.create_security_group().group_name("job-work-planner-backend#0ld2").description("old").vpc_id(&vpc).tag_specifications(tags).send().await.unwrap();
+    let again = again.group_id().unwrap().to_string();
+    let mut state = w.state();
+    let entry = serde_json::json!({"address": "security_group.backend", "kind": "security_group", "id": again, "dependencies": [],
+        "attributes": {"name": "job-work-planner-backend", "tags": {"gwctl:project": "job-work-planner", "gwctl:address": "security_group.backend"}}});
+    state["superseded"] = serde_json::json!([entry]);
+    state["resources"].as_array_mut().unwrap().retain(|r| r["address"] != "security_group.backend");
+    std::fs::write(w.state_path(), serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(w.id_of("security_group.backend"), current, "adopted again");
+    assert!(sdk.ec2.describe_security_groups().group_ids(&current).send().await.is_ok());
+    assert!(sdk.ec2.describe_security_groups().group_ids(&again).send().await.is_err());
 }

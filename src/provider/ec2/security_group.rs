@@ -62,10 +62,29 @@ fn rules_value(mut rules: Vec<Rule>) -> Value {
     serde_json::to_value(rules).unwrap_or_default()
 }
 
-pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
+/// What a replaced group's successor is called in AWS, so that both can
+/// exist while the instance moves (group names are unique in a VPC): the
+/// spec's name, then `#` and the first 8 characters of the create's token,
+/// which a repeated create reuses. `#` cannot appear in a spec name, so
+/// [`spec_name`] recovers the spec's name from either form.
+fn aws_name(want: &Attrs, token: &str) -> String {
     let name = s(want, "name");
+    match replaces(want).is_empty() {
+        true => name.to_string(),
+        false => format!("{name}#{}", token.chars().filter(char::is_ascii_alphanumeric).take(8).collect::<String>()),
+    }
+}
+
+/// The spec's name for a group named `name` in AWS (see [`aws_name`]).
+fn spec_name(name: &str) -> &str {
+    name.split_once('#').map(|(base, _)| base).unwrap_or(name)
+}
+
+pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Result<Known, AwsError> {
+    let name = aws_name(want, token);
+    let name = name.as_str();
     let vpc = s(want, "vpc_id");
-    if let Some((id, existing)) = find_adoptable(aws, address, want).await? {
+    if let Some((id, existing)) = find_adoptable(aws, address, want, name).await? {
         let attrs = update(aws, &id, &existing, want).await?;
         return Ok(Known { id, attrs });
     }
@@ -83,7 +102,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
         Ok(out) => out,
         // The SDK retried a call whose answer was lost after EC2 had made the
         // group: it exists now, with this address's tags.
-        Err(e) if e.is("InvalidGroup.Duplicate") => match find_adoptable(aws, address, want).await? {
+        Err(e) if e.is("InvalidGroup.Duplicate") => match find_adoptable(aws, address, want, name).await? {
             Some((id, existing)) => {
                 let attrs = update(aws, &id, &existing, want).await?;
                 return Ok(Known { id, attrs });
@@ -127,10 +146,10 @@ async fn wait_visible(aws: &Aws, id: &str) -> Result<Attrs, AwsError> {
     }
 }
 
-/// A group of this name in this VPC made by an interrupted run of this
+/// A group named `name` in this VPC made by an interrupted run of this
 /// stack for this address (both gwctl tags); another one is refused.
-async fn find_adoptable(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<(String, Attrs)>, AwsError> {
-    let (name, vpc) = (s(want, "name"), s(want, "vpc_id"));
+async fn find_adoptable(aws: &Aws, address: &str, want: &Attrs, name: &str) -> Result<Option<(String, Attrs)>, AwsError> {
+    let vpc = s(want, "vpc_id");
     let out = aws
         .ec2
         .describe_security_groups()
@@ -155,8 +174,13 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
         .send()
         .await
         .map_err(err("ec2:DescribeSecurityGroups"))?;
-    if let Some(g) = out.security_groups().first() {
+    // The group this one replaces carries the same tags until it is deleted.
+    let replaced = replaces(want);
+    if let Some(g) = out.security_groups().iter().find(|g| !replaced.contains(&g.group_id().unwrap_or_default())) {
         return Ok(Some(Known { id: g.group_id().unwrap_or_default().to_string(), attrs: observed(g) }));
+    }
+    if !replaced.is_empty() {
+        return Ok(None);
     }
     // None tagged for it: a group of its name in its VPC is someone else's,
     // and the create will be refused (group names are unique in a VPC).
@@ -222,7 +246,7 @@ async fn read_ids(aws: &Aws, ids: &[String]) -> Result<HashMap<String, Option<At
 fn observed(group: &aws_sdk_ec2::types::SecurityGroup) -> Attrs {
     let tags = tags_value(group.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))));
     json!({
-        "name": group.group_name(),
+        "name": group.group_name().map(spec_name),
         "description": group.description(),
         "vpc_id": group.vpc_id(),
         "ingress": rules_value(flatten(group.ip_permissions())),
@@ -319,12 +343,26 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 /// The `security_group` kind.
 pub(crate) struct SecurityGroup;
 
-resource_kind!(SecurityGroup, KIND, create(aws, address, want, _token) => create(aws, address, want),
+resource_kind!(SecurityGroup, KIND, create(aws, address, want, token) => create(aws, address, want, token),
     fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, address, want))
     }
 
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
         Box::pin(scan_tagged(aws, project, known))
+    }
+
+    /// AWS refuses to delete a group an instance uses (DependencyViolation
+    /// until the instance leaves it, terraform-provider-aws#1671), so a
+    /// replaced group is created first under a name of its own (see
+    /// [`aws_name`]), the instance moved to it, and the old one deleted last.
+    fn create_before_destroy(&self) -> bool {
+        true
+    }
+
+    /// A group left behind by a replacement (superseded) is deleted once the
+    /// instances that used it have moved off.
+    fn delete_waits_on(&self) -> &'static [Kind] {
+        &[super::instance::KIND]
     }
 );
