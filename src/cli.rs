@@ -64,8 +64,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the spec without calling AWS.
-    Validate,
+    /// Check the spec without calling AWS, and list its security findings.
+    Validate {
+        /// Exit 1 on any security finding not acknowledged in `[lint] allow`.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Show what apply would change.
     Plan {
         /// Exit 2 when there are changes, 0 when there are none.

@@ -52,8 +52,14 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
     if refresh_only {
         return accept_refresh(&plan, &nodes, &refreshed.live, &mut store, &mut state, auto_approve).await;
     }
-    if mode == Mode::Destroy && !refreshed.adopted.is_empty() {
-        let mut found: Vec<String> = refreshed.adopted.iter().map(|(a, k)| format!("{a} ({})", k.id)).collect();
+    // What destroy keeps (retain_on_destroy) may well be in AWS without a state entry.
+    let unrecorded: Vec<_> = refreshed
+        .adopted
+        .iter()
+        .filter(|(a, _)| !nodes.iter().any(|n| &n.address == *a && crate::provider::of(n.kind).retained(&spec, a)))
+        .collect();
+    if mode == Mode::Destroy && !unrecorded.is_empty() {
+        let mut found: Vec<String> = unrecorded.iter().map(|(a, k)| format!("{a} ({})", k.id)).collect();
         found.sort();
         return Err(Error::Unrecorded { found });
     }
@@ -61,6 +67,9 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
         println!("Nothing to destroy: the state records no resource that AWS still has.");
         crate::engine::apply::record_refresh(&plan, &nodes, &refreshed.live, false, &mut store, &mut state)?;
         return Ok(0);
+    }
+    if mode == Mode::Normal {
+        super::print_findings(g, &spec);
     }
     print!("{}", render::human_styled(&plan, render::Style::for_stdout()));
     if !plan.has_changes() {
@@ -130,10 +139,21 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
             g.parallelism
         );
     }
-    let adopted = match plan.summary().adopt {
+    let mut adopted = match plan.summary().adopt {
         0 => String::new(),
         n => format!(", {n} adopted"),
     };
+    if !outcome.kept.is_empty() {
+        let kept: Vec<String> = outcome
+            .kept
+            .iter()
+            .map(|a| match kept_name(&refreshed.live, a) {
+                Some(name) => format!("{a} ({name})"),
+                None => a.clone(),
+            })
+            .collect();
+        adopted.push_str(&format!("; kept in AWS: {}", kept.join(", ")));
+    }
     if outcome.failed.is_empty() {
         println!(
             "\n{what} complete after {secs:.1}s: {} added, {} changed, {} destroyed{adopted}.",
@@ -220,4 +240,10 @@ fn confirm(mode: Mode) -> Result<()> {
         Mode::Normal => ("apply", "Do you want to perform these actions?"),
     };
     super::confirm(&format!("\n{question}"), &format!("review the plan above and run `gwctl {cmd} --auto-approve`"))
+}
+
+/// The name a kept resource has in AWS, for the summary.
+fn kept_name(live: &HashMap<String, Option<crate::model::Attrs>>, address: &str) -> Option<String> {
+    let attrs = live.get(address)?.as_ref()?;
+    attrs.get("name").and_then(|v| v.as_str()).map(str::to_string)
 }

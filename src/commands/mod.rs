@@ -33,7 +33,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
 
 async fn dispatch(g: &Global, command: Command) -> Result<u8> {
     match command {
-        Command::Validate => validate(g),
+        Command::Validate { strict } => validate(g, strict),
         Command::Plan { detailed_exitcode, out } => plan::plan(g, detailed_exitcode, out.as_deref()).await,
         Command::Apply { auto_approve, refresh_only, planfile } => apply::apply(g, Mode::Normal, auto_approve, refresh_only, planfile.as_deref()).await,
         Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve, false, None).await,
@@ -66,15 +66,40 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
     }
 }
 
-fn validate(g: &Global) -> Result<u8> {
-    let spec = Spec::load(&g.spec)?;
+fn validate(g: &Global, strict: bool) -> Result<u8> {
+    let spec = match Spec::load(&g.spec) {
+        Ok(spec) => spec,
+        Err(crate::spec::SpecError::Invalid(problems)) if g.json => {
+            let errors: Vec<_> = problems
+                .iter()
+                .map(|p| serde_json::json!({"line": p.line, "column": p.column, "message": p.message, "hint": p.hint}))
+                .collect();
+            println!("{}", serde_json::json!({"valid": false, "errors": errors, "findings": []}));
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let nodes = crate::provider::nodes(&spec);
+    let findings = crate::spec::findings::findings(&spec);
+    let open = findings.iter().filter(|f| f.acknowledged.is_none()).count();
     if g.json {
-        println!("{}", serde_json::json!({"valid": true, "resources": nodes.len()}));
+        println!("{}", serde_json::json!({"valid": true, "resources": nodes.len(), "errors": [], "findings": findings}));
     } else {
         println!("{} is valid: {} resources in project {} ({}).", g.spec.display(), nodes.len(), spec.project, spec.region);
+        if !findings.is_empty() {
+            print!("\n{}", crate::spec::findings::render(&findings, &g.spec));
+        }
     }
-    Ok(0)
+    Ok(if strict && open > 0 { 1 } else { 0 })
+}
+
+/// The spec's security findings, on stderr above a plan (stdout stays the
+/// plan alone); nothing when there are none.
+pub fn print_findings(g: &Global, spec: &Spec) {
+    let findings = crate::spec::findings::findings(spec);
+    if !findings.is_empty() {
+        eprintln!("{}", crate::spec::findings::render(&findings, &g.spec));
+    }
 }
 
 /// Everything a plan needs, read from AWS.

@@ -14,8 +14,11 @@ pub async fn plan(g: &Global, detailed_exitcode: bool, out: Option<&std::path::P
     let refreshed = super::refresh(&aws, &spec, &nodes, &state, Mode::Normal).await?;
     let plan = super::make_plan(&spec, &nodes, &state, &refreshed, Mode::Normal)?;
     if g.json {
-        println!("{}", render::json(&plan));
+        let mut out = render::json(&plan);
+        out["findings"] = serde_json::json!(crate::spec::findings::findings(&spec));
+        println!("{out}");
     } else {
+        super::print_findings(g, &spec);
         print!("{}", render::human_styled(&plan, render::Style::for_stdout()));
     }
     if let Some(path) = out {

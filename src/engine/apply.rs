@@ -31,6 +31,8 @@ enum Phase {
     Delete,
     Create,
     Update,
+    /// Removed from the state, left in AWS.
+    Forget,
 }
 
 #[derive(Debug)]
@@ -52,6 +54,8 @@ pub struct Outcome {
     pub added: usize,
     pub changed: usize,
     pub destroyed: usize,
+    /// Left in AWS and removed from the state, with their ids.
+    pub kept: Vec<String>,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<(String, String)>,
     /// Set when SIGINT or SIGTERM stopped the run: these were never started.
@@ -92,6 +96,9 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
             }
             Action::Delete => {
                 down.insert(c.address.clone(), push(Phase::Delete, &mut ops));
+            }
+            Action::Forget => {
+                push(Phase::Forget, &mut ops);
             }
             Action::Replace if c.create_first => {
                 let cr = push(Phase::Create, &mut ops);
@@ -338,6 +345,7 @@ impl Applier<'_> {
                     Phase::Create => outcome.added += 1,
                     Phase::Update => outcome.changed += 1,
                     Phase::Delete => outcome.destroyed += 1,
+                    Phase::Forget => outcome.kept.push(op.address.clone()),
                 },
                 Some(_) => outcome.failed.push((op.address.clone(), errors.remove(&i).unwrap_or_default())),
                 None => {}
@@ -358,6 +366,13 @@ impl Applier<'_> {
 
     async fn execute(&self, op: &Op, node: Option<&Node>, shared: &Mutex<Shared>) -> Result<Option<String>, OpError> {
         match op.phase {
+            Phase::Forget => {
+                let mut s = shared.lock().await;
+                let Shared { store, state } = &mut *s;
+                let id = state.remove(&op.address).map(|r| r.id);
+                store.save(state)?;
+                Ok(id)
+            }
             Phase::Delete => {
                 // The target when the plan names one: what the state does not
                 // record, or the old resource a create-first replacement superseded.
@@ -459,6 +474,7 @@ fn starting(phase: Phase) -> &'static str {
         Phase::Create => "Creating",
         Phase::Update => "Modifying",
         Phase::Delete => "Destroying",
+        Phase::Forget => "Keeping in AWS",
     }
 }
 
@@ -467,6 +483,7 @@ fn finished(phase: Phase) -> &'static str {
         Phase::Create => "Creation complete",
         Phase::Update => "Modifications complete",
         Phase::Delete => "Destruction complete",
+        Phase::Forget => "Kept in AWS, removed from the state",
     }
 }
 

@@ -26,6 +26,9 @@ pub enum Action {
     /// cannot change in place.
     Replace,
     Delete,
+    /// Left in AWS and removed from the state (`destroy` of what the spec
+    /// retains).
+    Forget,
 }
 
 
@@ -82,6 +85,9 @@ pub struct Summary {
     pub replace: usize,
     pub delete: usize,
     pub no_op: usize,
+    /// Resources destroy leaves in AWS and forgets.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub forget: usize,
     /// Resources recorded into the state from AWS (also counted by action).
     #[serde(skip_serializing_if = "is_zero")]
     pub adopt: usize,
@@ -101,6 +107,7 @@ impl Plan {
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.delete += 1,
                 Action::NoOp => s.no_op += 1,
+                Action::Forget => s.forget += 1,
             }
             if c.adopt.is_some() {
                 s.adopt += 1;
@@ -217,7 +224,10 @@ pub fn plan(
         .filter(|r| !wanted.contains(r.address.as_str()))
         .filter_map(|r| {
             let attrs = live.get(&r.address)?.as_ref()?;
-            Some(Change::new(&r.address, r.kind, Action::Delete, delete_diff(attrs)))
+            match mode == Mode::Destroy && provider::of(r.kind).retained(spec, &r.address) {
+                true => Some(Change { reason: Some("retain_on_destroy: left in AWS".into()), ..Change::new(&r.address, r.kind, Action::Forget, vec![]) }),
+                false => Some(Change::new(&r.address, r.kind, Action::Delete, delete_diff(attrs))),
+            }
         })
         .collect();
     // What a replacement left behind when a run stopped before deleting it.
@@ -287,7 +297,7 @@ pub fn foreign(plan: &Plan, state: &State, live: &HashMap<String, Option<Attrs>>
     let mut out = Vec::new();
     for c in &plan.changes {
         let whose = match c.action {
-            Action::NoOp => None,
+            Action::NoOp | Action::Forget => None,
             // A create inside a parent: the parent's owner (an id, once the parent exists).
             Action::Create => c.diff.iter().find_map(|d| {
                 let parent = provider::of(c.kind).parent()?;

@@ -11,6 +11,7 @@ fn symbol(action: Action) -> &'static str {
         Action::Update => "~",
         Action::Replace => "-/+",
         Action::Delete => "-",
+        Action::Forget => "=",
         Action::NoOp => " ",
     }
 }
@@ -21,6 +22,7 @@ fn verb(action: Action) -> &'static str {
         Action::Update => "will be updated in place",
         Action::Replace => "must be replaced",
         Action::Delete => "will be destroyed",
+        Action::Forget => "will be kept in AWS and removed from the state",
         Action::NoOp => "is unchanged",
     }
 }
@@ -68,6 +70,7 @@ impl Style {
             Action::Update => "33",
             Action::Replace => "35",
             Action::Delete => "31",
+            Action::Forget => "36",
             Action::NoOp => "0",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -133,8 +136,9 @@ pub fn human_styled(plan: &Plan, style: Style) -> String {
     }
     let s = plan.summary();
     let adopt = if s.adopt > 0 { format!(", {} to adopt", s.adopt) } else { String::new() };
+    let keep = if s.forget > 0 { format!(", {} to keep", s.forget) } else { String::new() };
     out.push_str(&format!(
-        "\nPlan: {} to add, {} to change, {} to destroy{adopt}.\n",
+        "\nPlan: {} to add, {} to change, {} to destroy{adopt}{keep}.\n",
         s.create + s.replace,
         s.update,
         s.delete + s.replace

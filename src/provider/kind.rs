@@ -106,6 +106,12 @@ pub(crate) trait ResourceKind: Sync {
         false
     }
 
+    /// Whether `destroy` leaves the resource at `address` in AWS and only
+    /// forgets it (what a user would regret losing, such as an audit trail).
+    fn retained(&self, _spec: &Spec, _address: &str) -> bool {
+        false
+    }
+
     /// Kinds whose updates and deletes must finish before a resource of this
     /// kind that the state does not record is deleted (AWS refuses to delete
     /// what they still use).

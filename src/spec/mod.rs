@@ -1,6 +1,7 @@
 //! The spec: `gateway.toml` parsed (`raw`) and checked (`validate`) into the
 //! typed [`Spec`] the rest of gwctl works from.
 
+pub mod findings;
 mod raw;
 mod validate;
 
@@ -49,6 +50,12 @@ pub struct Spec {
     pub log_groups: BTreeMap<String, LogGroupSpec>,
     pub apis: BTreeMap<String, ApiSpec>,
     pub drift_ignore: Vec<String>,
+    /// Finding ids acknowledged in `[lint] allow`, with their reasons.
+    pub lint_allow: BTreeMap<String, String>,
+    /// Where things are declared, as (line, column), for messages about
+    /// the spec after it is valid: keys like `security_group.backend`,
+    /// `security_group.backend.ingress[0]`, `api.main.routes.GET /health`.
+    pub positions: BTreeMap<String, (usize, usize)>,
 }
 
 impl Spec {
@@ -60,6 +67,21 @@ impl Spec {
             source,
         })?;
         parse(path, &text)
+    }
+
+    /// Where `key` is declared, or failing that the nearest enclosing
+    /// declaration (`a.b.c`, then `a.b`, then `a`); line 1 at worst.
+    pub fn position(&self, key: &str) -> (usize, usize) {
+        let mut key = key;
+        loop {
+            if let Some(p) = self.positions.get(key) {
+                return *p;
+            }
+            match key.rfind(['.', '[']) {
+                Some(i) => key = &key[..i],
+                None => return (1, 1),
+            }
+        }
     }
 
     /// The AWS name of a named resource of this project, e.g. `job-work-planner-backend`.
@@ -133,6 +155,8 @@ pub struct InstanceSpec {
 pub struct LogGroupSpec {
     pub name: String,
     pub retention_days: Option<i32>,
+    /// `destroy` leaves the group and its logs in AWS and forgets it.
+    pub retain_on_destroy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +182,8 @@ pub struct StageSpec {
     pub throttle_rate: f64,
     pub throttle_burst: i32,
     pub access_log: Option<String>,
+    /// Per-route CloudWatch metrics (DetailedMetricsEnabled).
+    pub detailed_metrics: bool,
 }
 
 #[derive(Debug, Clone)]

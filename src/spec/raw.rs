@@ -33,6 +33,28 @@ pub struct RawSpec {
     pub api: BTreeMap<Spanned<String>, Spanned<RawApi>>,
     #[serde(default)]
     pub drift: Option<RawDrift>,
+    #[serde(default)]
+    pub lint: Option<RawLint>,
+}
+
+/// `[lint]`: security findings acknowledged, each with the reason.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLint {
+    #[serde(default)]
+    #[schemars(with = "Vec<RawAllow>")]
+    pub allow: Vec<Spanned<RawAllow>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAllow {
+    /// A finding id, e.g. "GW006".
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Why the finding is accepted; printed with it.
+    #[schemars(with = "String")]
+    pub reason: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -114,6 +136,8 @@ pub struct RawLogGroup {
     pub name: Spanned<String>,
     #[schemars(with = "Option<i64>")]
     pub retention_days: Option<Spanned<i64>>,
+    /// Whether `destroy` leaves the group (and its logs) in AWS; default true.
+    pub retain_on_destroy: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -154,6 +178,8 @@ pub struct RawStage {
     pub throttle: Spanned<RawThrottle>,
     #[schemars(with = "Option<String>")]
     pub access_log: Option<Spanned<String>>,
+    /// Per-route CloudWatch metrics; default false, as in API Gateway.
+    pub detailed_metrics: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -25,9 +25,19 @@ struct Checker<'a> {
     file: &'a Path,
     text: &'a str,
     problems: Vec<Problem>,
+    positions: BTreeMap<String, (usize, usize)>,
 }
 
 impl<'a> Checker<'a> {
+    /// Records where `key` is declared (see [`Spec::positions`]).
+    fn mark(&mut self, key: String, span: Range<usize>) {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let position = (before.matches('\n').count() + 1, self.text[line_start..start].chars().count() + 1);
+        self.positions.insert(key, position);
+    }
+
     fn at(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
         let start = span.start.min(self.text.len());
         let before = &self.text[..start];
@@ -133,6 +143,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Spec, SpecError> {
         file,
         text,
         problems: Vec::new(),
+        positions: BTreeMap::new(),
     };
     let raw: RawSpec = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -217,9 +228,11 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
     let mut roles = BTreeMap::new();
     for (key, role) in raw.role {
         check_local_name(c, &key, "role", &name);
+        c.mark(format!("role.{}", key.get_ref()), key.span());
         let role = role.into_inner();
         let mut managed = Vec::new();
         for arn in &role.managed_policies {
+            c.mark(format!("role.{}.managed_policies.{}", key.get_ref(), arn.get_ref()), arn.span());
             c.check(
                 arn,
                 arn.get_ref().starts_with("arn:aws") && arn.get_ref().contains(":policy/"),
@@ -232,6 +245,7 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         managed.dedup();
         let mut inline = BTreeMap::new();
         for (policy_name, doc) in role.inline_policies {
+            c.mark(format!("role.{}.inline_policies.{policy_name}", key.get_ref()), doc.span());
             match serde_json::from_str::<serde_json::Value>(doc.get_ref()) {
                 Ok(value) if value.is_object() => {
                     inline.insert(policy_name, value);
@@ -256,6 +270,10 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
     let mut security_groups = BTreeMap::new();
     for (key, sg) in raw.security_group {
         check_local_name(c, &key, "security_group", &name);
+        c.mark(format!("security_group.{}", key.get_ref()), key.span());
+        for (i, rule) in sg.get_ref().ingress.iter().enumerate() {
+            c.mark(format!("security_group.{}.ingress[{i}]", key.get_ref()), rule.span());
+        }
         let sg = sg.into_inner();
         let desc = sg.description.get_ref();
         c.check(
@@ -289,6 +307,8 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
     let mut instances = BTreeMap::new();
     for (key, inst) in raw.instance {
         check_local_name(c, &key, "instance", &name);
+        c.mark(format!("instance.{}", key.get_ref()), key.span());
+        c.mark(format!("instance.{}.ami", key.get_ref()), inst.get_ref().ami.span());
         let inst = inst.into_inner();
         let ami_text = inst.ami.get_ref().clone();
         let ami = if let Some(path) = ami_text.strip_prefix("ssm:") {
@@ -296,7 +316,7 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
                 &inst.ami,
                 path.starts_with('/'),
                 format!("`{ami_text}` is not an SSM parameter path"),
-                "write \"ssm:/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2\"",
+                "write \"ssm:/aws/service/ami-amazon-linux-latest/amzn2-ami-kernel-5.10-hvm-x86_64-gp2\"",
             );
             AmiSource::Ssm(path.to_string())
         } else {
@@ -397,6 +417,8 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
     let mut seen_log_names: BTreeMap<String, String> = BTreeMap::new();
     for (key, lg) in raw.log_group {
         check_local_name(c, &key, "log_group", &name);
+        c.mark(format!("log_group.{}", key.get_ref()), key.span());
+        c.mark(format!("log_group.{}.name", key.get_ref()), lg.get_ref().name.span());
         let lg = lg.into_inner();
         let lg_name = lg.name.get_ref().clone();
         let ok = !lg_name.is_empty()
@@ -431,6 +453,7 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
             LogGroupSpec {
                 name: lg_name,
                 retention_days: lg.retention_days.map(|d| *d.get_ref() as i32),
+                retain_on_destroy: lg.retain_on_destroy.unwrap_or(true),
             },
         );
     }
@@ -439,6 +462,17 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
     let mut seen_api_names: BTreeMap<String, String> = BTreeMap::new();
     for (key, api) in raw.api {
         check_local_name(c, &key, "api", &name);
+        c.mark(format!("api.{}", key.get_ref()), key.span());
+        if let Some(stage) = &api.get_ref().stage {
+            c.mark(format!("api.{}.stage", key.get_ref()), stage.span());
+        }
+        for route_key in api.get_ref().routes.keys() {
+            c.mark(format!("api.{}.routes.{}", key.get_ref(), route_key.get_ref()), route_key.span());
+        }
+        for (auth_name, auth) in &api.get_ref().authorizer {
+            c.mark(format!("api.{}.authorizer.{}.issuer", key.get_ref(), auth_name.get_ref()), auth.get_ref().issuer.span());
+            c.mark(format!("api.{}.authorizer.{}.audience", key.get_ref(), auth_name.get_ref()), auth.get_ref().audience.span());
+        }
         let api = api.into_inner();
         if let Some(other) = seen_api_names.insert(api.name.get_ref().clone(), key.get_ref().clone()) {
             c.check(
@@ -524,6 +558,7 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
                 throttle_rate: rate,
                 throttle_burst: burst.clamp(0, i32::MAX as i64) as i32,
                 access_log: stage.access_log.map(Spanned::into_inner),
+                detailed_metrics: stage.detailed_metrics.unwrap_or(false),
             }
         });
         let mut routes = BTreeMap::new();
@@ -563,6 +598,21 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         .map(|d| d.ignore.into_iter().map(Spanned::into_inner).collect())
         .unwrap_or_default();
 
+    let mut lint_allow = BTreeMap::new();
+    for (i, allow) in raw.lint.map(|l| l.allow).unwrap_or_default().into_iter().enumerate() {
+        let allow = allow.into_inner();
+        let id = allow.id.get_ref().clone();
+        c.mark(format!("lint.allow[{i}]"), allow.id.span());
+        c.check(
+            &allow.id,
+            findings::IDS.iter().any(|(known, _)| *known == id),
+            format!("`{id}` is not a finding gwctl reports"),
+            &format!("the findings are {}", findings::IDS.iter().map(|(id, _)| *id).collect::<Vec<_>>().join(", ")),
+        );
+        c.check(&allow.reason, !allow.reason.get_ref().trim().is_empty(), "an acknowledged finding needs a reason", "say why the finding is accepted; it is printed with it");
+        lint_allow.insert(id, allow.reason.into_inner());
+    }
+
     Spec {
         file: PathBuf::from(c.file),
         project: name,
@@ -574,6 +624,8 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         log_groups,
         apis,
         drift_ignore,
+        lint_allow,
+        positions: std::mem::take(&mut c.positions),
     }
 }
 

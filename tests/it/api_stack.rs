@@ -95,7 +95,7 @@ async fn the_seed_stack_applies_with_jwt_routes_a_public_health_check_throttling
     assert_eq!(settings.throttling_rate_limit(), Some(100.0));
     assert_eq!(settings.throttling_burst_limit(), Some(200));
     let logs = api.stage.access_log_settings().unwrap();
-    let group = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
+    let group = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
     let group_arn = group.log_groups()[0].arn().unwrap().trim_end_matches(":*").to_string();
     assert_eq!(logs.destination_arn(), Some(group_arn.as_str()));
     let format: serde_json::Value = serde_json::from_str(logs.format().unwrap()).expect("access log format is JSON");

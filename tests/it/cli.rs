@@ -36,6 +36,41 @@ fn the_repo_spec_validates() {
     assert!(run.stdout.contains("is valid: 15 resources"), "{}", run.stdout);
 }
 
+#[test]
+fn validate_lists_the_seed_specs_security_findings_and_strict_fails_on_them() {
+    let dir = workdir(&crate::common::seed_spec());
+    let run = gwctl(dir.path(), &["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("gateway.toml:16:12: GW001 high: security_group.backend lets 0.0.0.0/0 reach port 80"), "{}", run.stdout);
+    assert!(run.stdout.contains("GW009 medium: instance.backend runs Amazon Linux 2"), "{}", run.stdout);
+    assert!(run.stdout.contains("fix: "), "{}", run.stdout);
+    assert_eq!(gwctl(dir.path(), &["validate", "--strict"]).code, 1);
+    let json: serde_json::Value = serde_json::from_str(&gwctl(dir.path(), &["validate", "--json"]).stdout).unwrap();
+    assert_eq!(json["valid"], true);
+    let ids: Vec<&str> = json["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["GW001", "GW007", "GW007", "GW009"], "{json}");
+    assert_eq!(json["findings"][0]["line"], 16);
+
+    // Acknowledged with a reason: printed as such, not counted by --strict.
+    let allow = "\n[lint]\nallow = [\n  { id = \"GW001\", reason = \"public integration until the VPC link\" },\n  { id = \"GW007\", reason = \"placeholder pool\" },\n  { id = \"GW009\", reason = \"AL2 as the seed asks\" },\n]\n";
+    std::fs::write(dir.path().join("gateway.toml"), crate::common::seed_spec() + allow).unwrap();
+    let run = gwctl(dir.path(), &["validate", "--strict"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("GW001 high (acknowledged: public integration until the VPC link)"), "{}", run.stdout);
+    assert!(run.stdout.contains("no open security findings, 4 acknowledged"), "{}", run.stdout);
+}
+
+#[test]
+fn validate_json_reports_an_invalid_spec_with_its_errors() {
+    let dir = workdir(&crate::common::seed_spec().replace("retention_days = 30", "retention_days = 31"));
+    let run = gwctl(dir.path(), &["validate", "--json"]);
+    assert_eq!(run.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["errors"][0]["line"], 28);
+    assert!(json["errors"][0]["message"].as_str().unwrap().contains("31 is not a retention period"), "{json}");
+}
+
 /// (what is changed in the seed spec, the replacement, the expected line:column, a part of the message)
 const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
     ("instance_type   = \"t3.micro\"", "instance_tpye   = \"t3.micro\"", "21:1", "unknown field `instance_tpye`"),
@@ -267,7 +302,7 @@ fn aws_errors_are_one_readable_line_with_what_to_check() {
     // A resource in the state: plan reads it back too, and that error has a cause.
     state_file(
         dir.path(),
-        r#"{"version": 1, "serial": 1, "lineage": "l", "gwctl_version": "0.1.0", "resources": [{"address": "log_group.api_access", "kind": "log_group", "id": "/aws/apigateway/job-work-planner", "attributes": {}, "dependencies": []}]}"#,
+        r#"{"version": 1, "serial": 1, "lineage": "l", "gwctl_version": "0.1.0", "resources": [{"address": "log_group.api_access", "kind": "log_group", "id": "/aws/vendedlogs/apigateway/job-work-planner", "attributes": {}, "dependencies": []}]}"#,
     );
     let run = gwctl(dir.path(), &["plan"]);
     assert_eq!(run.code, 1, "{}", run.stderr);

@@ -171,7 +171,7 @@ async fn several_changes_at_once_are_all_reported_and_all_restored() {
     let api = s.w.id_of("api.main");
     s.sdk.apigw.delete_route().api_id(&api).route_id(s.w.id_of("route.main[\"GET /health\"]")).send().await.unwrap();
     s.sdk.ec2.stop_instances().instance_ids(s.w.id_of("instance.backend")).send().await.unwrap();
-    s.sdk.logs.put_retention_policy().log_group_name("/aws/apigateway/job-work-planner").retention_in_days(1).send().await.unwrap();
+    s.sdk.logs.put_retention_policy().log_group_name("/aws/vendedlogs/apigateway/job-work-planner").retention_in_days(1).send().await.unwrap();
     s.sdk.iam.delete_instance_profile().instance_profile_name("job-work-planner-backend").send().await.ok();
     let report = drifted(&s.w);
     let mut got = findings(&report);
@@ -198,7 +198,7 @@ async fn ignored_attributes_let_a_team_tolerate_drift() {
     w.expect(&["apply", "--auto-approve"], 0);
     sdk.ec2.stop_instances().instance_ids(w.id_of("instance.backend")).send().await.unwrap();
     w.expect(&["drift"], 0);
-    sdk.logs.put_retention_policy().log_group_name("/aws/apigateway/job-work-planner").retention_in_days(1).send().await.unwrap();
+    sdk.logs.put_retention_policy().log_group_name("/aws/vendedlogs/apigateway/job-work-planner").retention_in_days(1).send().await.unwrap();
     w.expect(&["drift"], 2);
     drop(emu);
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use aws_sdk_ec2::types::Filter;
 use crate::common::*;
 
-const AMI_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2";
+const AMI_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/amzn2-ami-kernel-5.10-hvm-x86_64-gp2";
 
 async fn instance(sdk: &Sdk, id: &str) -> aws_sdk_ec2::types::Instance {
     let out = sdk.ec2.describe_instances().instance_ids(id).send().await.expect("DescribeInstances");
@@ -77,7 +77,7 @@ async fn apply_creates_the_ec2_side_as_declared_and_replans_clean() {
     assert!(String::from_utf8_lossy(&script).contains("yum install -y httpd"));
 
     // Log group with its retention and tags.
-    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(30));
 
     // The state: atomic write left a backup, mode 0600, no user data text in it.
@@ -118,7 +118,7 @@ async fn changes_plan_as_update_replace_and_delete_and_apply_does_them() {
     assert_eq!((diff[0]["before"].as_i64(), diff[0]["after"].as_i64()), (Some(30), Some(60)));
     assert_eq!(w.run(&["plan", "--detailed-exitcode"]).code, 2);
     w.expect(&["apply", "--auto-approve"], 0);
-    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(60));
     assert_eq!(w.id_of("instance.backend"), first_instance, "an unrelated update must not touch the instance");
 
@@ -158,7 +158,7 @@ async fn changes_plan_as_update_replace_and_delete_and_apply_does_them() {
     w.write_spec(&spec[..cut]);
     assert_eq!(actions(&w.plan_json()), vec![("log_group.api_access".to_string(), "delete".to_string())]);
     w.expect(&["apply", "--auto-approve"], 0);
-    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
     assert!(groups.log_groups().is_empty());
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
@@ -173,7 +173,7 @@ async fn destroy_removes_everything_in_reverse_order_and_empties_the_state() {
     let sg_id = w.id_of("security_group.backend");
 
     let run = w.expect(&["destroy", "--auto-approve"], 0);
-    assert!(run.stdout.contains("5 destroyed"), "{}", run.stdout);
+    assert!(run.stdout.contains("4 destroyed; kept in AWS: log_group.api_access"), "{}", run.stdout);
     let terminated = run.stdout.find("instance.backend: Destruction complete").unwrap();
     for later in ["security_group.backend: Destroying", "instance_profile.backend: Destroying", "role.backend: Destroying"] {
         assert!(run.stdout.find(later).unwrap() > terminated, "{later} must start after the instance is gone:\n{}", run.stdout);
@@ -183,8 +183,8 @@ async fn destroy_removes_everything_in_reverse_order_and_empties_the_state() {
     assert!(sgs.security_groups().is_empty());
     assert!(sdk.iam.get_role().role_name("job-work-planner-backend").send().await.is_err());
     assert!(sdk.iam.get_instance_profile().instance_profile_name("job-work-planner-backend").send().await.is_err());
-    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
-    assert!(groups.log_groups().is_empty());
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "the access logs are kept (retain_on_destroy)");
     assert_eq!(w.state()["resources"], serde_json::json!([]));
     // Nothing left to destroy: a second destroy is a no-op.
     w.expect(&["destroy", "--auto-approve"], 0);

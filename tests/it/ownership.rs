@@ -3,7 +3,7 @@
 //! behind AWS, and create calls whose answers were lost. Every outcome is
 //! read back from the emulator with the SDK.
 
-use crate::safety::{count, project_spec, state_path, NOTHING, ONE_OF_EACH};
+use crate::safety::{count, project_spec, state_path, KEPT, ONE_OF_EACH};
 use crate::common::*;
 use aws_sdk_ec2::types::Filter;
 use serde_json::json;
@@ -150,7 +150,7 @@ async fn every_apply_records_what_it_read_so_drift_is_never_stale() {
     let sdk = emu.sdk().await;
     let w = Workdir::new(&emu, &seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
-    let name = "/aws/apigateway/job-work-planner";
+    let name = "/aws/vendedlogs/apigateway/job-work-planner";
     // Changed in the console, and the spec follows: nothing to change, yet the state must learn it.
     sdk.logs.put_retention_policy().log_group_name(name).retention_in_days(14).send().await.unwrap();
     w.edit_spec("retention_days = 30", "retention_days = 14");
@@ -222,7 +222,7 @@ async fn a_failed_update_leaves_the_difference_for_drift_to_report() {
     let sdk = emu.sdk().await;
     let w = Workdir::new(&emu, &seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
-    sdk.logs.put_retention_policy().log_group_name("/aws/apigateway/job-work-planner").retention_in_days(7).send().await.unwrap();
+    sdk.logs.put_retention_policy().log_group_name("/aws/vendedlogs/apigateway/job-work-planner").retention_in_days(7).send().await.unwrap();
     emu.configure(json!({"faults": [{"operation": "logs:PutRetentionPolicy", "error": "5xx", "count": 1000}]}));
     w.expect(&["apply", "--auto-approve"], 1);
     let drift = w.run(&["drift"]);
@@ -245,7 +245,7 @@ async fn destroy_with_a_lost_state_refuses_until_the_stack_is_adopted() {
     let run = w.expect(&["apply", "--refresh-only", "--auto-approve"], 0);
     assert!(run.stdout.contains("will be adopted into the state"), "{}", run.stdout);
     w.expect(&["destroy", "--auto-approve"], 0);
-    assert_eq!(count(&sdk, "job-work-planner").await, NOTHING);
+    assert_eq!(count(&sdk, "job-work-planner").await, KEPT);
     let again = w.expect(&["destroy", "--auto-approve"], 0);
     assert!(again.stdout.contains("Nothing to destroy"), "{}", again.stdout);
 }
@@ -254,7 +254,7 @@ async fn destroy_with_a_lost_state_refuses_until_the_stack_is_adopted() {
 async fn a_same_named_resource_that_is_not_ours_is_named_in_the_plan_before_anything_is_made() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    sdk.logs.create_log_group().log_group_name("/aws/apigateway/job-work-planner").send().await.unwrap();
+    sdk.logs.create_log_group().log_group_name("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
     sdk.ec2.create_security_group().group_name("job-work-planner-backend").description("made by hand").send().await.unwrap();
     let w = Workdir::new(&emu, &seed_spec());
     let plan = w.plan_json();
@@ -269,8 +269,42 @@ async fn a_same_named_resource_that_is_not_ours_is_named_in_the_plan_before_anyt
     let run = w.expect(&["apply", "--auto-approve"], 1);
     assert!(run.stderr.contains("log_group.api_access") && run.stderr.contains("not managed by"), "{}", run.stderr);
     assert!(run.stderr.contains("security_group.backend"), "{}", run.stderr);
-    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
     let arn = groups.log_groups()[0].arn().unwrap().trim_end_matches(":*").to_string();
     let tags = sdk.logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
     assert!(tags.tags().is_none_or(|m| !m.contains_key("gwctl:project")), "the stranger's group was not tagged as ours: {:?}", tags.tags());
+}
+
+#[tokio::test]
+async fn destroy_keeps_the_access_logs_and_the_next_apply_adopts_them_unchanged() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let name = "/aws/vendedlogs/apigateway/job-work-planner";
+    let plan = w.expect(&["destroy"], 1);
+    assert!(plan.stdout.contains("# log_group.api_access (log_group) will be kept in AWS and removed from the state"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("Plan: 0 to add, 0 to change, 14 to destroy, 1 to keep."), "{}", plan.stdout);
+    let run = w.expect(&["destroy", "--auto-approve"], 0);
+    assert!(run.stdout.contains(&format!("14 destroyed; kept in AWS: log_group.api_access ({name})")), "{}", run.stdout);
+    assert_eq!(count(&sdk, "job-work-planner").await, KEPT, "exactly the access-log group is left");
+    let arn = sdk.logs.describe_log_groups().log_group_name_prefix(name).send().await.unwrap().log_groups()[0].arn().unwrap().trim_end_matches(":*").to_string();
+    let tags = sdk.logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+    assert_eq!(tags.tags().and_then(|t| t.get("gwctl:project")).map(String::as_str), Some("job-work-planner"), "still tagged: {tags:?}");
+    assert_eq!(w.state()["resources"], serde_json::json!([]));
+    // A second destroy has nothing to do: the kept group is not "unrecorded".
+    assert!(w.expect(&["destroy", "--auto-approve"], 0).stdout.contains("Nothing to destroy"));
+
+    let plan = w.plan_json();
+    let group = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "log_group.api_access").unwrap();
+    assert_eq!(group["action"], "no-op", "adopted as it is: {group}");
+    assert!(group["adopt"].is_object(), "{group}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(count(&sdk, "job-work-planner").await, ONE_OF_EACH, "one log group, adopted again");
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+
+    // retain_on_destroy = false deletes it with the rest.
+    w.edit_spec("retention_days = 30", "retention_days = 30\nretain_on_destroy = false");
+    w.expect(&["destroy", "--auto-approve"], 0);
+    assert_eq!(count(&sdk, "job-work-planner").await.log_groups, 0);
 }

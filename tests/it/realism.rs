@@ -187,7 +187,7 @@ async fn the_seed_stack_applies_updates_and_destroys_under_realism() {
         ("instance_type   = \"t3.micro\"", "instance_type   = \"t3.small\""),
         ("retention_days = 30", "retention_days = 14"),
         ("audience = [\"example-app-client-id\"]", "audience = [\"example-app-client-id\", \"second-client\"]"),
-        ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 50, burst = 100 }"),
+        ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 50, burst = 100 }\ndetailed_metrics = true"),
         ("\"GET /health\"               = { auth = \"none\" }", "\"GET /health\"               = { auth = \"none\" }\n\"GET /version\"              = { auth = \"none\" }"),
         ("\"ANY /reports/{proxy+}\"     = { auth = \"cognito\" }", "\"ANY /reports/{proxy+}\"     = { auth = \"none\" }"),
     ] {
@@ -200,11 +200,14 @@ async fn the_seed_stack_applies_updates_and_destroys_under_realism() {
     let inst = &live.reservations()[0].instances()[0];
     assert_eq!(inst.instance_type().map(|t| t.as_str()), Some("t3.small"));
     assert_eq!(inst.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("running"));
+    let stage = sdk.apigw.get_stage().api_id(w.id_of("api.main")).stage_name("$default").send().await.unwrap();
+    let settings = stage.default_route_settings().unwrap();
+    assert_eq!((settings.throttling_rate_limit(), settings.throttling_burst_limit(), settings.detailed_metrics_enabled()), (Some(50.0), Some(100), Some(true)));
     w.edit_spec("description = \"Job Work Planner backend\"", "description = \"Job Work Planner backend, port 8080\"");
     timed("apply of a replaced security group", &["apply", "--auto-approve"]);
     w.expect(&["plan", "--detailed-exitcode"], 0);
     timed("destroy", &["destroy", "--auto-approve"]);
-    assert_eq!(crate::safety::count(&sdk, "job-work-planner").await, crate::safety::NOTHING);
+    assert_eq!(crate::safety::count(&sdk, "job-work-planner").await, crate::safety::KEPT);
 }
 
 #[tokio::test]
@@ -334,4 +337,28 @@ async fn a_group_a_stopped_run_left_superseded_is_deleted_by_the_next_apply_and_
     assert_eq!(w.id_of("security_group.backend"), current, "adopted again");
     assert!(sdk.ec2.describe_security_groups().group_ids(&current).send().await.is_ok());
     assert!(sdk.ec2.describe_security_groups().group_ids(&again).send().await.is_err());
+}
+
+#[tokio::test]
+async fn the_stack_applies_on_amazon_linux_2023_with_no_end_of_life_finding() {
+    const AL2023: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let seed = seed_spec();
+    let w = Workdir::new(&emu, &seed.replace("/aws/service/ami-amazon-linux-latest/amzn2-ami-kernel-5.10-hvm-x86_64-gp2", AL2023));
+    let before = Workdir::new(&emu, &seed).expect(&["validate", "--json"], 0).stdout;
+    assert!(before.contains("\"GW009\""), "Amazon Linux 2 is flagged: {before}");
+    let validate: serde_json::Value = serde_json::from_str(&w.expect(&["validate", "--json"], 0).stdout).unwrap();
+    assert!(validate["findings"].as_array().unwrap().iter().all(|f| f["id"] != "GW009"), "{validate}");
+    // Every plan carries the findings: in its JSON, or on stderr above it.
+    let plan = w.plan_json();
+    assert!(plan["findings"].as_array().unwrap().iter().any(|f| f["id"] == "GW001"), "{plan}");
+    let human = w.expect(&["plan"], 0);
+    assert!(human.stderr.contains("GW001 high") && !human.stdout.contains("GW001"), "{}\n{}", human.stderr, human.stdout);
+    w.expect(&["apply", "--auto-approve"], 0);
+    let parameter = sdk.ssm.get_parameter().name(AL2023).send().await.unwrap();
+    let ami = parameter.parameter().and_then(|p| p.value()).unwrap().to_string();
+    let live = sdk.ec2.describe_instances().instance_ids(w.id_of("instance.backend")).send().await.unwrap();
+    assert_eq!(live.reservations()[0].instances()[0].image_id(), Some(ami.as_str()));
+    w.expect(&["plan", "--detailed-exitcode"], 0);
 }

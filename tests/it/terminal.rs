@@ -33,7 +33,7 @@ async fn a_saved_plan_is_applied_exactly_and_a_stale_one_is_refused() {
     w.expect(&["apply", "--auto-approve"], 0);
     let run = w.expect(&["apply", "third.plan"], 1);
     assert!(run.stderr.contains("the state changed since"), "{}", run.stderr);
-    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/apigateway/job-work-planner").send().await.unwrap();
+    let groups = sdk.logs.describe_log_groups().log_group_name_prefix("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(90), "only the fresh apply took effect");
 
     // The saved plan is what apply applies, not a new plan.

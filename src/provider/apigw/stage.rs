@@ -36,6 +36,7 @@ macro_rules! stage_attrs {
             "auto_deploy": st.auto_deploy().unwrap_or(false),
             "throttle_rate": settings.and_then(|s| s.throttling_rate_limit()),
             "throttle_burst": settings.and_then(|s| s.throttling_burst_limit()),
+            "detailed_metrics": settings.and_then(|s| s.detailed_metrics_enabled()).unwrap_or(false),
             "access_log_destination": logs.and_then(|l| l.destination_arn()),
             "access_log_format": format,
             "tags": tags_value(st.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))),
@@ -97,6 +98,7 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
         "auto_deploy": stage.auto_deploy,
         "throttle_rate": stage.throttle_rate,
         "throttle_burst": stage.throttle_burst,
+        "detailed_metrics": stage.detailed_metrics,
         "access_log_destination": destination,
         "access_log_format": format,
         "tags": env.tags(&node.address, &[]),
@@ -146,6 +148,7 @@ fn route_settings(attrs: &Attrs) -> RouteSettings {
     RouteSettings::builder()
         .throttling_rate_limit(attrs.get("throttle_rate").and_then(Value::as_f64).unwrap_or(0.0))
         .throttling_burst_limit(attrs.get("throttle_burst").and_then(Value::as_i64).unwrap_or(0) as i32)
+        .detailed_metrics_enabled(attrs.get("detailed_metrics").and_then(Value::as_bool).unwrap_or(false))
         .build()
 }
 
@@ -217,7 +220,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
 
 async fn update_settings(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let api_id = s(after, "api_id");
-    let settings_changed = ["throttle_rate", "throttle_burst"].iter().any(|k| changed(before, after, k));
+    let settings_changed = ["throttle_rate", "throttle_burst", "detailed_metrics"].iter().any(|k| changed(before, after, k));
     let logs_changed = ["access_log_destination", "access_log_format"].iter().any(|k| changed(before, after, k));
     if settings_changed || logs_changed || changed(before, after, "auto_deploy") {
         let mut call = aws

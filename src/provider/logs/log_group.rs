@@ -129,6 +129,12 @@ pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError>
 pub(crate) struct LogGroup;
 
 resource_kind!(LogGroup, KIND, create(aws, address, want, _token) => create(aws, address, want),
+    /// Access logs are the audit trail of who called the API: kept unless
+    /// the spec says `retain_on_destroy = false` (as the CDK retains them).
+    fn retained(&self, spec: &Spec, address: &str) -> bool {
+        spec.log_groups.iter().any(|(name, lg)| lg.retain_on_destroy && self::address(name) == address)
+    }
+
     fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, want))
     }
