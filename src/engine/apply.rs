@@ -122,7 +122,8 @@ fn build_ops(plan: &Plan, nodes: &HashMap<&str, &Node>, state: &State) -> Vec<Op
     }
     creates_after_dependencies(&mut ops, &up, nodes);
     let replaced: HashSet<&str> = plan.changes.iter().filter(|c| c.action == Action::Replace && !c.create_first).map(|c| c.address.as_str()).collect();
-    deletes_after_dependents(&mut ops, &up, &down, state, &replaced);
+    let created_first: HashSet<&str> = plan.changes.iter().filter(|c| c.action == Action::Replace && c.create_first).map(|c| c.address.as_str()).collect();
+    deletes_after_dependents(&mut ops, &up, &down, state, &replaced, &created_first);
     unrecorded_deletes_after_users(&mut ops);
     ops
 }
@@ -156,11 +157,22 @@ fn creates_after_dependencies(ops: &mut [Op], up: &HashMap<String, usize>, nodes
 ///   instance ──update (drops the group)──▶ security_group delete
 ///   security_group create ──▶ instance update (moves) ──▶ old security_group delete
 /// ```
-fn deletes_after_dependents(ops: &mut [Op], up: &HashMap<String, usize>, down: &HashMap<String, usize>, state: &State, replaced: &HashSet<&str>) {
+///
+/// One exception: a dependent replaced create-first whose dependency is
+/// replaced delete-first (a Cloud Map registration of a replaced instance)
+/// keeps its old self until the new one is made from the new dependency,
+/// so the old dependency's delete does not wait for it (that would be a cycle).
+fn deletes_after_dependents(ops: &mut [Op], up: &HashMap<String, usize>, down: &HashMap<String, usize>, state: &State, replaced: &HashSet<&str>, created_first: &HashSet<&str>) {
     for r in &state.resources {
         for dep in &r.dependencies {
             let Some(&d) = down.get(dep) else { continue };
             if let Some(&j) = down.get(&r.address) {
+                // A dependent replaced create-first keeps its old self until
+                // its new one exists, which needs the new dependency: the old
+                // dependency of a delete-first replacement goes first.
+                if created_first.contains(r.address.as_str()) && replaced.contains(dep.as_str()) {
+                    continue;
+                }
                 ops[d].waits.push(j);
             } else if let Some(&j) = up.get(&r.address) {
                 if !replaced.contains(dep.as_str()) && ops[j].phase == Phase::Update {

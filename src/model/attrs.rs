@@ -41,6 +41,11 @@ pub struct Lookups {
     pub vpcs: HashMap<String, String>,
     /// instance address → AMI id (resolved from SSM, or pinned in state).
     pub amis: HashMap<String, String>,
+    /// VPC link address → the subnets it spans when the spec names none:
+    /// those recorded for an existing link, else the default VPC's default
+    /// subnets.
+    #[serde(default)]
+    pub subnets: HashMap<String, Vec<String>>,
 }
 
 /// The project a resource's `gwctl:project` tag names, if it has one.

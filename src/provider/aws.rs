@@ -16,6 +16,7 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
+    pub cloudmap: aws_sdk_servicediscovery::Client,
     pub region: String,
 }
 
@@ -36,6 +37,7 @@ impl Aws {
             ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&config).interceptor(stats).build()),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(stats).build()),
             apigw: aws_sdk_apigatewayv2::Client::from_conf(aws_sdk_apigatewayv2::config::Builder::from(&config).interceptor(stats).build()),
+            cloudmap: aws_sdk_servicediscovery::Client::from_conf(aws_sdk_servicediscovery::config::Builder::from(&config).interceptor(stats).build()),
             region: region.to_string(),
         }
     }
@@ -128,6 +130,9 @@ impl AwsError {
                     | "InvalidGroupId.NotFound"
                     | "InvalidPermission.NotFound"
                     | "ParameterNotFound"
+                    | "NamespaceNotFound"
+                    | "ServiceNotFound"
+                    | "InstanceNotFound"
             )
         )
     }

@@ -5,6 +5,7 @@
 
 pub(crate) mod apigw;
 pub(crate) mod aws;
+pub(crate) mod cloudmap;
 pub(crate) mod common;
 pub(crate) mod ec2;
 pub(crate) mod iam;
@@ -27,6 +28,10 @@ pub(crate) static KINDS: &[&dyn ResourceKind] = &[
     &apigw::integration::Integration,
     &apigw::route::Route,
     &apigw::stage::Stage,
+    &apigw::vpc_link::VpcLink,
+    &cloudmap::namespace::Namespace,
+    &cloudmap::service::Service,
+    &cloudmap::instance::Instance,
 ];
 
 /// Compiles a spec into its nodes, each after everything it depends on.
@@ -155,12 +160,43 @@ pub async fn lookups(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Res
         }
     };
     let amis = ec2::instance::resolve_amis(aws, spec, state);
-    let (vpc, amis, public) = futures::join!(vpc, amis, backends_have_addresses(aws, spec));
+    let (vpc, amis, public, subnets) = futures::join!(vpc, amis, backends_have_addresses(aws, spec), link_subnets(aws, spec, state));
     public?;
     if let Some(default) = vpc? {
         vpcs.extend(need_default.into_iter().map(|a| (a, default.clone())));
     }
-    Ok(Lookups { vpcs, amis: amis? })
+    Ok(Lookups { vpcs, amis: amis?, subnets: subnets? })
+}
+
+/// The subnets of each VPC link the spec gives none: those recorded for an
+/// existing link (it keeps them), else the default subnets of the default
+/// VPC (validation requires `subnets` for a link whose groups name a VPC).
+async fn link_subnets(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Result<HashMap<String, Vec<String>>, AwsError> {
+    let mut out = HashMap::new();
+    let mut need_default = Vec::new();
+    for (api, a) in &spec.apis {
+        if a.vpc_link.as_ref().is_none_or(|l| !l.subnets.is_empty()) {
+            continue;
+        }
+        let address = apigw::vpc_link::address(api);
+        let recorded: Vec<String> = state
+            .get(&address)
+            .and_then(|r| r.attributes.get("subnet_ids"))
+            .and_then(|v| v.as_array())
+            .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        match recorded.is_empty() {
+            false => {
+                out.insert(address, recorded);
+            }
+            true => need_default.push(address),
+        }
+    }
+    if !need_default.is_empty() {
+        let default = ec2::default_subnets(aws).await?;
+        out.extend(need_default.into_iter().map(|a| (a, default.clone())));
+    }
+    Ok(out)
 }
 
 /// The looked-up values as the state recorded them, without asking AWS:
@@ -170,6 +206,13 @@ pub(crate) fn recorded_lookups(spec: &Spec, state: &crate::state::State) -> Look
     let recorded = |address: String, key: &str| state.get(&address).map(|r| s(&r.attributes, key).to_string()).filter(|v| !v.is_empty()).map(|v| (address, v));
     lookups.vpcs.extend(spec.security_groups.keys().filter_map(|n| recorded(ec2::security_group::address(n), "vpc_id")));
     lookups.amis.extend(spec.instances.keys().filter_map(|n| recorded(ec2::instance::address(n), "ami")));
+    for api in spec.apis.keys() {
+        let address = apigw::vpc_link::address(api);
+        let subnets = state.get(&address).and_then(|r| r.attributes.get("subnet_ids")).and_then(|v| v.as_array());
+        if let Some(subnets) = subnets {
+            lookups.subnets.insert(address, subnets.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+        }
+    }
     lookups
 }
 
@@ -181,6 +224,7 @@ async fn backends_have_addresses(aws: &Aws, spec: &Spec) -> Result<(), AwsError>
     let subnets: Vec<(&String, &String, &String)> = spec
         .apis
         .iter()
+        .filter(|(_, a)| a.vpc_link.is_none())
         .filter_map(|(api, a)| Some((api, &a.backend, spec.instances.get(&a.backend)?.subnet_id.as_ref()?)))
         .collect();
     if subnets.is_empty() {

@@ -131,7 +131,11 @@ pub fn findings(spec: &Spec) -> Vec<Finding> {
                          straight to the instance skips the JWT authorizer, the throttle and the access log",
                         rule.cidr
                     ),
-                    format!("allow port {BACKEND_PORT} only from the addresses that must reach the backend, not {}", rule.cidr),
+                    format!(
+                        "make the integration private: vpc_link = {{ security_groups = [\"link\"] }} in [api.{api}], and allow port \
+                         {BACKEND_PORT} only from that group (security_group = \"link\") instead of {}",
+                        rule.cidr
+                    ),
                 );
             }
             let admin = ADMIN_PORTS.iter().find(|p| covers(rule, **p));

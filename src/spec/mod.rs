@@ -113,7 +113,12 @@ pub struct Rule {
     pub from_port: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub to_port: Option<i32>,
+    /// An address block, or (in attributes) a security group's id.
     pub cidr: String,
+    /// In the spec: the declared security group that is the source or
+    /// destination instead of `cidr` (desired attributes put its id in `cidr`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub security_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +171,17 @@ pub struct ApiSpec {
     pub authorizers: BTreeMap<String, AuthorizerSpec>,
     pub stage: Option<StageSpec>,
     pub routes: BTreeMap<String, RouteSpec>,
+    /// The backend port the integration calls.
+    pub port: u16,
+    pub vpc_link: Option<VpcLinkSpec>,
+}
+
+/// A private integration (docs/design.md §8).
+#[derive(Debug, Clone)]
+pub struct VpcLinkSpec {
+    pub security_groups: Vec<String>,
+    /// Empty: the default subnets of the backend's VPC.
+    pub subnets: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -103,8 +103,12 @@ pub struct RawRule {
     pub from_port: Option<Spanned<i64>>,
     #[schemars(with = "Option<i64>")]
     pub to_port: Option<Spanned<i64>>,
-    #[schemars(with = "String")]
-    pub cidr: Spanned<String>,
+    /// The source (ingress) or destination (egress): an address block...
+    #[schemars(with = "Option<String>")]
+    pub cidr: Option<Spanned<String>>,
+    /// ...or another declared security group.
+    #[schemars(with = "Option<String>")]
+    pub security_group: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -155,6 +159,24 @@ pub struct RawApi {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawRoute>")]
     pub routes: BTreeMap<Spanned<String>, Spanned<RawRoute>>,
+    /// The backend's port; default 80.
+    #[schemars(with = "Option<i64>")]
+    pub port: Option<Spanned<i64>>,
+    /// A private integration: a VPC link into the backend's VPC and Cloud Map.
+    #[schemars(with = "Option<RawVpcLink>")]
+    pub vpc_link: Option<Spanned<RawVpcLink>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVpcLink {
+    /// Declared security groups for the link's network interfaces.
+    #[schemars(with = "Vec<String>")]
+    pub security_groups: Vec<Spanned<String>>,
+    /// Subnets for the link; default: the backend's VPC's default subnets.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub subnets: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -284,6 +284,10 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         );
         let ingress = sg.ingress.iter().filter_map(|r| check_rule(c, r)).collect();
         let egress = sg.egress.iter().filter_map(|r| check_rule(c, r)).collect();
+        for group in sg.ingress.iter().chain(&sg.egress).filter_map(|r| r.get_ref().security_group.as_ref()) {
+            check_ref(c, group, &sg_names, "security_group");
+            c.check(group, group.get_ref() != key.get_ref(), "a rule cannot name its own security group", "name another declared group, or use a cidr");
+        }
         if let Some(vpc) = &sg.vpc_id {
             c.check(
                 vpc,
@@ -581,6 +585,38 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
             };
             routes.insert(route_key.get_ref().clone(), RouteSpec { authorizer });
         }
+        let port = match &api.port {
+            Some(p) => {
+                c.check(p, (1..=65535).contains(p.get_ref()), format!("port {} is out of range", p.get_ref()), "the backend's port, from 1 to 65535; default 80");
+                (*p.get_ref()).clamp(1, 65535) as u16
+            }
+            None => 80,
+        };
+        let vpc_link = api.vpc_link.map(|link| {
+            c.check(&link, !link.get_ref().security_groups.is_empty(), "a VPC link needs at least one security group", "declare one for the link, e.g. [security_group.link], and allow the backend port from it");
+            let backend_vpc = instances
+                .get(api.backend.get_ref())
+                .and_then(|i: &InstanceSpec| i.security_groups.iter().find_map(|g| security_groups.get(g).and_then(|g: &SecurityGroupSpec| g.vpc_id.clone())));
+            if let (Some(vpc), true) = (backend_vpc, link.get_ref().subnets.is_empty()) {
+                c.check(
+                    &link,
+                    false,
+                    format!("the backend is in {vpc}, so the VPC link needs subnets of {vpc}"),
+                    "add subnets = [\"subnet-…\"] to vpc_link; only the default VPC has default subnets",
+                );
+            }
+            let link = link.into_inner();
+            for g in &link.security_groups {
+                check_ref(c, g, &sg_names, "security_group");
+            }
+            for s in &link.subnets {
+                c.check(s, s.get_ref().starts_with("subnet-"), format!("`{}` is not a subnet id", s.get_ref()), "subnet ids look like \"subnet-0a1b2c3d\"");
+            }
+            VpcLinkSpec {
+                security_groups: link.security_groups.into_iter().map(Spanned::into_inner).collect(),
+                subnets: link.subnets.into_iter().map(Spanned::into_inner).collect(),
+            }
+        });
         apis.insert(
             key.into_inner(),
             ApiSpec {
@@ -589,6 +625,8 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
                 authorizers,
                 stage,
                 routes,
+                port,
+                vpc_link,
             },
         );
     }
@@ -676,12 +714,16 @@ fn check_rule(c: &mut Checker, rule: &Spanned<RawRule>) -> Option<Rule> {
             proto
         }
     };
-    c.check(
-        &r.cidr,
-        is_cidr(r.cidr.get_ref()),
-        format!("`{}` is not a CIDR block", r.cidr.get_ref()),
-        "write an address with a prefix length, e.g. \"10.0.0.0/16\" or \"0.0.0.0/0\"",
-    );
+    match (&r.cidr, &r.security_group) {
+        (Some(cidr), None) => c.check(
+            cidr,
+            is_cidr(cidr.get_ref()),
+            format!("`{}` is not a CIDR block", cidr.get_ref()),
+            "write an address with a prefix length, e.g. \"10.0.0.0/16\" or \"0.0.0.0/0\"",
+        ),
+        (None, Some(_)) => {}
+        _ => c.check(rule, false, "give either `cidr` or `security_group`", "e.g. cidr = \"10.0.0.0/16\", or security_group = \"link\" for a declared group"),
+    }
     let (from, to) = match (&r.port, &r.from_port, &r.to_port) {
         (Some(p), None, None) => (Some(p), Some(p)),
         (None, Some(f), Some(t)) => (Some(f), Some(t)),
@@ -719,7 +761,8 @@ fn check_rule(c: &mut Checker, rule: &Spanned<RawRule>) -> Option<Rule> {
         protocol: proto,
         from_port,
         to_port,
-        cidr: normalize_cidr(r.cidr.get_ref()),
+        cidr: r.cidr.as_ref().map(|c| normalize_cidr(c.get_ref())).unwrap_or_default(),
+        security_group: r.security_group.as_ref().map(|g| g.get_ref().clone()),
     })
 }
 

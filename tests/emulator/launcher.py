@@ -45,6 +45,10 @@ The IAM keys are read when the window is checked, the others when it starts.
   start_mismatch_calls             StartInstances of that instance fails "LaunchPlan
                                    instance type does not match attribute value" for
                                    N s and/or for the first N calls
+  vpc_link_pending_seconds         a new VPC link reports PENDING for N s, then AVAILABLE
+  vpc_link_release_seconds         after DeleteVpcLink, its security groups stay in use
+                                   (DependencyViolation) for N s; while a link exists
+                                   they always are
 """
 
 import argparse
@@ -81,6 +85,8 @@ from moto.core.utils import iso_8601_datetime_without_milliseconds  # noqa: E402
 from moto.ec2.responses import instances as ec2_instance_responses  # noqa: E402
 from moto.ec2.responses import security_groups as ec2_sg_responses  # noqa: E402
 from moto.iam import models as iam_models  # noqa: E402
+from moto.servicediscovery import exceptions as sd_exceptions  # noqa: E402
+from moto.servicediscovery import models as sd_models  # noqa: E402
 from moto.iam.exceptions import NoSuchEntity  # noqa: E402
 from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
@@ -103,6 +109,8 @@ CONFIG = {
     "shutting_down_seconds": 0.0,
     "start_mismatch_seconds": 0.0,
     "start_mismatch_calls": 0,
+    "vpc_link_pending_seconds": 0.0,
+    "vpc_link_release_seconds": 0.0,
 }
 CALLS: Counter = Counter()
 
@@ -372,6 +380,118 @@ def delete_security_group(self, name=None, group_id=None):
 
 
 ec2_sg_models.SecurityGroupBackend.delete_security_group = delete_security_group
+
+
+# --- VPC links (API Gateway v2) -------------------------------------------------
+# AWS: CreateVpcLink answers PENDING; the link becomes AVAILABLE once its
+# network interfaces exist, minutes later ("VPC link creation can take a few
+# minutes", API Gateway developer guide, "Working with VPC links for HTTP
+# APIs"; GetVpcLink's VpcLinkStatus: PENDING | AVAILABLE | DELETING | FAILED |
+# INACTIVE). moto answers AVAILABLE at once.
+# AWS: the link's network interfaces carry its security groups, so deleting
+# one of those groups fails DependencyViolation while the link exists, and
+# for minutes after DeleteVpcLink until AWS releases the interfaces it
+# manages (the same as for the ENIs of a deleted Lambda function,
+# terraform-provider-aws#37046: "DependencyViolation: resource sg-… has a
+# dependent object" until the ENIs go). moto never checks.
+LINK_AVAILABLE_AT: dict = {}
+LINK_RELEASED: list = []  # (account, region, group ids, monotonic deadline)
+_create_vpc_link = apigw_models.ApiGatewayV2Backend.create_vpc_link
+_delete_vpc_link = apigw_models.ApiGatewayV2Backend.delete_vpc_link
+_vpc_link_to_json = apigw_models.VpcLink.to_json
+
+
+def create_vpc_link(self, name, sg_ids, subnet_ids, tags):
+    link = _create_vpc_link(self, name, sg_ids, subnet_ids, tags)
+    with LOCK:
+        LINK_AVAILABLE_AT[link.id] = time.monotonic() + float(CONFIG["vpc_link_pending_seconds"])
+    return link
+
+
+def delete_vpc_link(self, vpc_link_id):
+    link = self.vpc_links.get(vpc_link_id)
+    if link is not None:
+        with LOCK:
+            until = time.monotonic() + float(CONFIG["vpc_link_release_seconds"])
+            LINK_RELEASED.append((self.account_id, self.region_name, set(link.sg_ids or []), until))
+    return _delete_vpc_link(self, vpc_link_id)
+
+
+def vpc_link_to_json(self):
+    out = _vpc_link_to_json(self)
+    with LOCK:
+        pending = time.monotonic() < LINK_AVAILABLE_AT.get(self.id, 0.0)
+    if pending:
+        out["vpcLinkStatus"] = "PENDING"
+    return out
+
+
+apigw_models.ApiGatewayV2Backend.create_vpc_link = create_vpc_link
+apigw_models.ApiGatewayV2Backend.delete_vpc_link = delete_vpc_link
+apigw_models.VpcLink.to_json = vpc_link_to_json
+
+
+def _used_by_vpc_link(account, region, group_id):
+    backend = apigw_models.apigatewayv2_backends[account][region]
+    if any(group_id in (link.sg_ids or []) for link in backend.vpc_links.values()):
+        return True
+    now = time.monotonic()
+    with LOCK:
+        return any(a == account and r == region and group_id in groups and now < until for a, r, groups, until in LINK_RELEASED)
+
+
+_delete_security_group_in_use = ec2_sg_models.SecurityGroupBackend.delete_security_group
+
+
+def delete_security_group_of_link(self, name=None, group_id=None):
+    group = self.get_security_group_by_name_or_id(group_id or name)
+    if group is not None and _used_by_vpc_link(self.account_id, self.region_name, group.id):
+        raise DependencyViolationError(f"resource {group.id} has a dependent object")
+    return _delete_security_group_in_use(self, name=name, group_id=group_id)
+
+
+ec2_sg_models.SecurityGroupBackend.delete_security_group = delete_security_group_of_link
+
+
+# --- AWS Cloud Map ---------------------------------------------------------------
+# AWS: RegisterInstance "creates or updates" the instance of that InstanceId
+# (Cloud Map API reference, RegisterInstance); moto appends a second one.
+# AWS: DeleteService fails ResourceInUse while the service has instances, and
+# DeleteNamespace while the namespace has services ("You can't delete a
+# service that contains any instances", DeleteService; DeleteNamespace
+# likewise). moto deletes both at once.
+class ResourceInUse(sd_exceptions.JsonRESTError):
+    def __init__(self, message):
+        super().__init__("ResourceInUse", message)
+
+
+_register_instance = sd_models.ServiceDiscoveryBackend.register_instance
+_delete_service = sd_models.ServiceDiscoveryBackend.delete_service
+_delete_namespace = sd_models.ServiceDiscoveryBackend.delete_namespace
+
+
+def register_instance(self, service_id, instance_id, creator_request_id, attributes):
+    service = self.get_service(service_id)
+    service.instances = [i for i in service.instances if i.instance_id != instance_id]
+    return _register_instance(self, service_id, instance_id, creator_request_id, attributes)
+
+
+def delete_service(self, service_id):
+    service = self.services.get(service_id)
+    if service is not None and service.instances:
+        raise ResourceInUse(f"service {service_id} has {len(service.instances)} registered instance(s)")
+    return _delete_service(self, service_id)
+
+
+def delete_namespace(self, namespace_id):
+    if any(s.namespace_id == namespace_id for s in self.services.values()):
+        raise ResourceInUse(f"namespace {namespace_id} has services")
+    return _delete_namespace(self, namespace_id)
+
+
+sd_models.ServiceDiscoveryBackend.register_instance = register_instance
+sd_models.ServiceDiscoveryBackend.delete_service = delete_service
+sd_models.ServiceDiscoveryBackend.delete_namespace = delete_namespace
 
 
 # AWS: TerminateInstances moves an instance to shutting-down (code 32) and
@@ -890,6 +1010,7 @@ def operation_of(environ, body):
     # A tagged resource is named by its whole ARN, slashes and all.
     path = re.sub(r"/v2/tags/.*", "/v2/tags/{id}", environ.get("PATH_INFO", ""))
     path = re.sub(r"/v2/apis/[^/]+", "/v2/apis/{id}", path)
+    path = re.sub(r"/v2/vpclinks/[^/]+", "/v2/vpclinks/{id}", path)
     children = "routes|integrations|authorizers|stages|deployments|tags"
     path = re.sub(rf"/({children})/[^/]+", r"/\1/{id}", path)
     return f"{service}:{environ.get('REQUEST_METHOD', 'GET')} {path}"

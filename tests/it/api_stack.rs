@@ -47,7 +47,7 @@ async fn read_api(sdk: &Sdk, api_id: &str) -> Api {
 async fn the_seed_stack_applies_with_jwt_routes_a_public_health_check_throttling_and_access_logs() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let run = w.expect(&["apply", "--auto-approve"], 0);
     assert!(run.stdout.contains("Apply complete"), "{}", run.stdout);
 
@@ -131,7 +131,7 @@ async fn the_seed_stack_applies_with_jwt_routes_a_public_health_check_throttling
 async fn api_changes_plan_as_single_updates_creates_and_deletes() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let api_id = w.id_of("api.main");
 
@@ -173,7 +173,7 @@ async fn api_changes_plan_as_single_updates_creates_and_deletes() {
 async fn a_replaced_instance_takes_the_integration_with_it_in_the_same_apply() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let images = sdk.ec2.describe_images().owners("amazon").send().await.unwrap();
     let pinned = w.state()["resources"].as_array().unwrap().iter().find(|r| r["address"] == "instance.backend").unwrap()["attributes"]["ami"].clone();
@@ -201,7 +201,7 @@ async fn a_replaced_instance_takes_the_integration_with_it_in_the_same_apply() {
 async fn routes_integrations_and_authorizers_not_in_the_spec_are_deleted_from_a_managed_api() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let api_id = w.id_of("api.main");
     let stray = sdk

@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// The seed spec with `n` routes in all.
 fn spec_with_routes(n: usize) -> String {
-    let mut spec = seed_spec();
+    let mut spec = public_seed_spec();
     for i in 0..n.saturating_sub(6) {
         spec.push_str(&format!("\"GET /extra{i}\" = {{ auth = \"cognito\" }}\n"));
     }
@@ -24,7 +24,7 @@ fn noop_plan_calls(emu: &Emulator, w: &Workdir) -> u64 {
 #[test]
 fn a_noop_plan_of_the_seed_stack_makes_at_most_15_calls() {
     let emu = Emulator::start();
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let calls = noop_plan_calls(&emu, &w);
     assert!(calls <= 15, "{calls} calls: {}", emu.calls());

@@ -33,12 +33,13 @@ fn the_repo_spec_validates() {
     let dir = workdir(&crate::common::seed_spec());
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("is valid: 15 resources"), "{}", run.stdout);
+    assert!(run.stdout.contains("is valid: 20 resources"), "{}", run.stdout);
+    assert!(!run.stdout.contains("GW001") && !run.stdout.contains("GW002"), "the backend is private: {}", run.stdout);
 }
 
 #[test]
 fn validate_lists_the_seed_specs_security_findings_and_strict_fails_on_them() {
-    let dir = workdir(&crate::common::seed_spec());
+    let dir = workdir(&crate::common::public_seed_spec());
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("gateway.toml:16:12: GW001 high: security_group.backend lets 0.0.0.0/0 reach port 80"), "{}", run.stdout);
@@ -53,7 +54,7 @@ fn validate_lists_the_seed_specs_security_findings_and_strict_fails_on_them() {
 
     // Acknowledged with a reason: printed as such, not counted by --strict.
     let allow = "\n[lint]\nallow = [\n  { id = \"GW001\", reason = \"public integration until the VPC link\" },\n  { id = \"GW007\", reason = \"placeholder pool\" },\n  { id = \"GW009\", reason = \"AL2 as the seed asks\" },\n]\n";
-    std::fs::write(dir.path().join("gateway.toml"), crate::common::seed_spec() + allow).unwrap();
+    std::fs::write(dir.path().join("gateway.toml"), crate::common::public_seed_spec() + allow).unwrap();
     let run = gwctl(dir.path(), &["validate", "--strict"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("GW001 high (acknowledged: public integration until the VPC link)"), "{}", run.stdout);
@@ -62,7 +63,7 @@ fn validate_lists_the_seed_specs_security_findings_and_strict_fails_on_them() {
 
 #[test]
 fn validate_json_reports_an_invalid_spec_with_its_errors() {
-    let dir = workdir(&crate::common::seed_spec().replace("retention_days = 30", "retention_days = 31"));
+    let dir = workdir(&crate::common::public_seed_spec().replace("retention_days = 30", "retention_days = 31"));
     let run = gwctl(dir.path(), &["validate", "--json"]);
     assert_eq!(run.code, 1);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
@@ -94,7 +95,7 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
 
 #[test]
 fn bad_specs_fail_validation_with_file_line_column_and_make_no_aws_call() {
-    let seed = crate::common::seed_spec();
+    let seed = crate::common::public_seed_spec();
     for (from, to, position, message) in BAD_SPECS {
         assert!(seed.contains(from), "seed spec lacks {from:?}");
         let dir = workdir(&seed.replacen(from, to, 1));
@@ -113,7 +114,7 @@ fn bad_specs_fail_validation_with_file_line_column_and_make_no_aws_call() {
 
 #[test]
 fn user_data_over_16_kib_is_rejected() {
-    let dir = workdir(&crate::common::seed_spec());
+    let dir = workdir(&crate::common::public_seed_spec());
     std::fs::write(dir.path().join("examples/apache-user-data.sh"), vec![b'#'; 16 * 1024 + 1]).unwrap();
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 1);
@@ -138,7 +139,7 @@ fn damaged_newer_or_foreign_state_is_refused_and_left_untouched() {
         ),
     ];
     for (body, message) in cases {
-        let dir = workdir(&crate::common::seed_spec());
+        let dir = workdir(&crate::common::public_seed_spec());
         let path = state_file(dir.path(), body);
         for args in [&["plan"][..], &["apply", "--auto-approve"][..], &["destroy", "--auto-approve"][..]] {
             let run = gwctl(dir.path(), args);
@@ -152,7 +153,7 @@ fn damaged_newer_or_foreign_state_is_refused_and_left_untouched() {
 
 #[test]
 fn a_held_lock_makes_a_second_writer_fail_fast_naming_the_holder() {
-    let dir = workdir(&crate::common::seed_spec());
+    let dir = workdir(&crate::common::public_seed_spec());
     std::fs::create_dir_all(dir.path().join("state")).unwrap();
     let lock = dir.path().join("state/job-work-planner.json.lock");
     // A live holder: this test process.
@@ -235,7 +236,7 @@ fn gwctl_within(dir: &std::path::Path, args: &[&str], limit: std::time::Duration
 #[test]
 fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
     let limit = std::time::Duration::from_secs(5);
-    let dir = workdir(&crate::common::seed_spec());
+    let dir = workdir(&crate::common::public_seed_spec());
     let fifo = dir.path().join("gateway.fifo");
     assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
     for spec in ["/dev/zero", "gateway.fifo"] {
@@ -244,18 +245,18 @@ fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
         assert!(run.stderr.contains(&format!("cannot read spec file {spec}: it is not a regular file")), "{}", run.stderr);
     }
 
-    std::fs::write(dir.path().join("big.toml"), format!("{}\n# {}\n", crate::common::seed_spec(), "x".repeat(1024 * 1024))).unwrap();
+    std::fs::write(dir.path().join("big.toml"), format!("{}\n# {}\n", crate::common::public_seed_spec(), "x".repeat(1024 * 1024))).unwrap();
     let run = gwctl_within(dir.path(), &["validate", "--spec", "big.toml"], limit);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("cannot read spec file big.toml: it is larger than 1048576 bytes"), "{}", run.stderr);
 
-    let dir = workdir(&crate::common::seed_spec().replacen("\"examples/apache-user-data.sh\"", "\"/dev/zero\"", 1));
+    let dir = workdir(&crate::common::public_seed_spec().replacen("\"examples/apache-user-data.sh\"", "\"/dev/zero\"", 1));
     let run = gwctl_within(dir.path(), &["validate"], limit);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("gateway.toml:24:19: cannot read user data `/dev/zero`: it is not a regular file"), "{}", run.stderr);
     assert!(run.stderr.contains("at most 16384 bytes"), "{}", run.stderr);
 
-    let dir = workdir(&crate::common::seed_spec());
+    let dir = workdir(&crate::common::public_seed_spec());
     std::fs::create_dir_all(dir.path().join("state")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", dir.path().join("state/job-work-planner.json")).unwrap();
     let run = gwctl_within(dir.path(), &["plan"], limit);
@@ -265,7 +266,7 @@ fn a_device_or_fifo_where_a_file_is_read_is_refused_at_once() {
 
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
-    let dir = workdir(&crate::common::seed_spec());
+    let dir = workdir(&crate::common::public_seed_spec());
     for args in [&["completions", "zsh"][..], &["validate"], &["man"], &["schema"], &["graph"]] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gwctl"))
             .args(args)
@@ -298,7 +299,7 @@ fn assert_one_readable_line_per_error(stderr: &str) {
 
 #[test]
 fn aws_errors_are_one_readable_line_with_what_to_check() {
-    let dir = workdir(&crate::common::seed_spec());
+    let dir = workdir(&crate::common::public_seed_spec());
     // A resource in the state: plan reads it back too, and that error has a cause.
     state_file(
         dir.path(),
@@ -337,7 +338,7 @@ fn a_megabyte_line_is_cut_around_the_problem_in_messages() {
     let long = "k".repeat(1_000_000);
     // An unknown key a megabyte long: quoted in the message, and the line.
     let throttle = "throttle    = { rate = 100, burst = 200 }";
-    let dir = workdir(&crate::common::seed_spec().replacen(throttle, &format!("throttle    = {{ rate = 100, burst = 200, {long} = 1 }}"), 1));
+    let dir = workdir(&crate::common::public_seed_spec().replacen(throttle, &format!("throttle    = {{ rate = 100, burst = 200, {long} = 1 }}"), 1));
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.len() < 2048, "{} bytes:\n{}", run.stderr.len(), &run.stderr[..run.stderr.len().min(4096)]);
@@ -348,7 +349,7 @@ fn a_megabyte_line_is_cut_around_the_problem_in_messages() {
     let route = "\"GET /health\"               = { auth = \"none\" }";
     let line = format!("\"GET /{long}\" = {{ auth = \"none\", bad = 1 }}");
     let column = line.find("bad").unwrap() + 1;
-    let dir = workdir(&crate::common::seed_spec().replacen(route, &line, 1));
+    let dir = workdir(&crate::common::public_seed_spec().replacen(route, &line, 1));
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.len() < 2048, "{} bytes", run.stderr.len());

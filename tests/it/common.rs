@@ -91,6 +91,7 @@ impl Emulator {
             ssm: aws_sdk_ssm::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             apigw: aws_sdk_apigatewayv2::Client::new(&config),
+            cloudmap: aws_sdk_servicediscovery::Client::new(&config),
         }
     }
 }
@@ -108,6 +109,7 @@ pub struct Sdk {
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
+    pub cloudmap: aws_sdk_servicediscovery::Client,
 }
 
 impl Sdk {
@@ -137,9 +139,27 @@ pub fn seed_spec() -> String {
     std::fs::read_to_string(repo().join("gateway.toml")).expect("read gateway.toml")
 }
 
-/// The seed stack without its API: the EC2 side alone.
-pub fn ec2_spec() -> String {
+/// The seed stack as the CDK project built it: the API's public HTTP
+/// integration calls the instance's public address, whose port 80 is open
+/// to the world (finding GW001). The tests of what does not depend on the
+/// integration's kind run on it.
+pub fn public_seed_spec() -> String {
     let seed = seed_spec();
+    let link = seed.find("# The backend is reachable only").expect("seed has the link group");
+    let backend = seed.find("[security_group.backend]").expect("seed has the backend group");
+    let public = format!("{}{}", &seed[..link], &seed[backend..]);
+    let public = public.replace(
+        "ingress = [{ protocol = \"tcp\", port = 80, security_group = \"link\" }]",
+        "ingress = [{ protocol = \"tcp\", port = 80, cidr = \"0.0.0.0/0\" }]",
+    );
+    let private = "# A private integration: VPC link + Cloud Map to the instance's private address.\nvpc_link = { security_groups = [\"link\"] }\n";
+    assert!(public.contains(private), "seed has the vpc_link line");
+    public.replace(private, "")
+}
+
+/// The seed stack without its API: the EC2 side alone (public, as the CDK built it).
+pub fn ec2_spec() -> String {
+    let seed = public_seed_spec();
     let cut = seed.find("[api.main]").expect("seed has [api.main]");
     seed[..cut].to_string()
 }

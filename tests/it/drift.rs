@@ -14,7 +14,7 @@ struct Stack {
 async fn applied() -> Stack {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     Stack { emu, sdk, w }
 }
@@ -194,7 +194,7 @@ async fn several_changes_at_once_are_all_reported_and_all_restored() {
 async fn ignored_attributes_let_a_team_tolerate_drift() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &format!("{}\n[drift]\nignore = [\"instance.backend.state\"]\n", seed_spec()));
+    let w = Workdir::new(&emu, &format!("{}\n[drift]\nignore = [\"instance.backend.state\"]\n", public_seed_spec()));
     w.expect(&["apply", "--auto-approve"], 0);
     sdk.ec2.stop_instances().instance_ids(w.id_of("instance.backend")).send().await.unwrap();
     w.expect(&["drift"], 0);
@@ -206,7 +206,7 @@ async fn ignored_attributes_let_a_team_tolerate_drift() {
 #[tokio::test]
 async fn drift_that_cannot_check_exits_1_not_2() {
     let emu = Emulator::start();
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     // No credentials anywhere in the chain.
     let run = w.command(&["drift"]).env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").output().unwrap();
     let run = Run::from(run);

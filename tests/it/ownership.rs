@@ -31,7 +31,7 @@ async fn another_projects_state_is_refused_before_any_aws_call_and_its_stack_is_
     other.expect(&["apply", "--auto-approve"], 0);
     let before = state_text(&other, "p300");
     let other_state = state_path(&other, "p300");
-    let ours = Workdir::new(&emu, &seed_spec());
+    let ours = Workdir::new(&emu, &public_seed_spec());
 
     emu.control("POST", "/_emulator/calls/reset", "");
     for args in [&["plan"][..], &["apply", "--auto-approve"], &["destroy", "--auto-approve"], &["drift"]] {
@@ -70,7 +70,7 @@ async fn another_projects_state_is_refused_before_any_aws_call_and_its_stack_is_
 async fn a_lost_state_is_recovered_by_adoption_never_a_second_stack() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let ids: Vec<(String, String)> = ["instance.backend", "api.main", "integration.main", "authorizer.main.cognito", "route.main[\"GET /health\"]"]
         .iter()
@@ -101,7 +101,7 @@ async fn a_lost_state_is_recovered_by_adoption_never_a_second_stack() {
 async fn a_forgotten_api_is_adopted_without_replacing_its_children() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let api = w.id_of("api.main");
     let route = w.id_of("route.main[\"GET /health\"]");
@@ -121,7 +121,7 @@ async fn a_forgotten_api_is_adopted_without_replacing_its_children() {
 async fn a_renamed_project_is_refused_naming_the_old_one_and_builds_nothing() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     w.edit_spec("name   = \"job-work-planner\"", "name   = \"jwp-next\"");
     for args in [&["plan"][..], &["apply", "--auto-approve"]] {
@@ -148,7 +148,7 @@ async fn a_renamed_project_is_refused_naming_the_old_one_and_builds_nothing() {
 async fn every_apply_records_what_it_read_so_drift_is_never_stale() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let name = "/aws/vendedlogs/apigateway/job-work-planner";
     // Changed in the console, and the spec follows: nothing to change, yet the state must learn it.
@@ -190,7 +190,7 @@ async fn lost_answers_to_creates_neither_fail_the_run_nor_leave_duplicates() {
     let faults: Vec<serde_json::Value> = ops.iter().map(|op| json!({"operation": op, "error": "reset-after", "count": 1})).collect();
     emu.configure(json!({ "faults": faults }));
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let run = w.expect(&["apply", "--auto-approve"], 0);
     assert!(run.stdout.contains("15 added"), "{}", run.stdout);
     let calls = emu.calls();
@@ -205,7 +205,7 @@ async fn lost_answers_to_creates_neither_fail_the_run_nor_leave_duplicates() {
 #[tokio::test]
 async fn an_adopted_instance_is_compared_with_the_ami_id_the_spec_names() {
     let emu = Emulator::start();
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let ami_line = w.spec().lines().find(|l| l.starts_with("ami ")).unwrap().to_string();
     w.edit_spec(&ami_line, "ami             = \"ami-1e749f67\"");
@@ -220,7 +220,7 @@ async fn an_adopted_instance_is_compared_with_the_ami_id_the_spec_names() {
 async fn a_failed_update_leaves_the_difference_for_drift_to_report() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     sdk.logs.put_retention_policy().log_group_name("/aws/vendedlogs/apigateway/job-work-planner").retention_in_days(7).send().await.unwrap();
     emu.configure(json!({"faults": [{"operation": "logs:PutRetentionPolicy", "error": "5xx", "count": 1000}]}));
@@ -234,7 +234,7 @@ async fn a_failed_update_leaves_the_difference_for_drift_to_report() {
 async fn destroy_with_a_lost_state_refuses_until_the_stack_is_adopted() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     for entry in std::fs::read_dir(w.path().join("state")).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
@@ -256,7 +256,7 @@ async fn a_same_named_resource_that_is_not_ours_is_named_in_the_plan_before_anyt
     let sdk = emu.sdk().await;
     sdk.logs.create_log_group().log_group_name("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
     sdk.ec2.create_security_group().group_name("job-work-planner-backend").description("made by hand").send().await.unwrap();
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let plan = w.plan_json();
     let sg = plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "security_group.backend").unwrap().clone();
     assert!(sg["reason"].as_str().unwrap_or_default().contains("carries no gwctl tags"), "{sg}");
@@ -279,7 +279,7 @@ async fn a_same_named_resource_that_is_not_ours_is_named_in_the_plan_before_anyt
 async fn destroy_keeps_the_access_logs_and_the_next_apply_adopts_them_unchanged() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let name = "/aws/vendedlogs/apigateway/job-work-planner";
     let plan = w.expect(&["destroy"], 1);

@@ -12,7 +12,7 @@ fn change_of<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::
 async fn a_new_instance_type_replans_the_integration_that_points_at_its_address() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     w.edit_spec("instance_type   = \"t3.micro\"", "instance_type   = \"t3.small\"");
     let plan = w.plan_json();
@@ -58,7 +58,7 @@ async fn iam_propagation_delays_are_waited_out_on_a_first_apply() {
     let emu = Emulator::start();
     emu.configure(serde_json::json!({"profile_visibility_seconds": 3, "profile_role_visibility_seconds": 3, "role_visibility_seconds": 3}));
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let run = w.expect(&["apply", "--auto-approve"], 0);
     assert!(run.stdout.contains("15 added"), "{}", run.stdout);
     let calls = emu.calls();
@@ -147,7 +147,7 @@ async fn without_auto_deploy_each_change_to_routes_is_deployed_once() {
 async fn a_change_of_tags_reaches_the_stage() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     w.edit_spec("[tags]\n", "[tags]\nTeam = \"planning\"\n");
     w.expect(&["apply", "--auto-approve"], 0);
@@ -169,7 +169,9 @@ async fn the_seed_stack_applies_updates_and_destroys_under_realism() {
         "group_visibility_describes": 2,
         "group_dependency_violation": true,
         "shutting_down_seconds": 2,
-        "start_mismatch_calls": 1
+        "start_mismatch_calls": 1,
+        "vpc_link_pending_seconds": 2,
+        "vpc_link_release_seconds": 2
     }));
     let sdk = emu.sdk().await;
     let w = Workdir::new(&emu, &seed_spec());
@@ -183,7 +185,7 @@ async fn the_seed_stack_applies_updates_and_destroys_under_realism() {
     for (from, to) in [
         ("Project = \"job-work-planner\"", "Project = \"job-work-planner\"\nTeam = \"planning\""),
         ("managed_policies = [\"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\"]", "managed_policies = [\"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\", \"arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy\"]"),
-        ("port = 80, cidr = \"0.0.0.0/0\"", "port = 8080, cidr = \"10.0.0.0/8\""),
+        ("port = 80, security_group = \"link\"", "port = 8080, security_group = \"link\""),
         ("instance_type   = \"t3.micro\"", "instance_type   = \"t3.small\""),
         ("retention_days = 30", "retention_days = 14"),
         ("audience = [\"example-app-client-id\"]", "audience = [\"example-app-client-id\", \"second-client\"]"),
@@ -218,7 +220,7 @@ async fn a_backend_in_a_subnet_without_public_addresses_is_refused_before_planni
     let vpc = vpcs.vpcs().iter().find(|v| v.is_default() == Some(true)).and_then(|v| v.vpc_id()).unwrap().to_string();
     let subnet = sdk.ec2.create_subnet().vpc_id(&vpc).cidr_block("172.31.200.0/24").send().await.unwrap();
     let subnet = subnet.subnet().and_then(|s| s.subnet_id()).unwrap().to_string();
-    let spec = seed_spec().replace("user_data       = \"examples/apache-user-data.sh\"", &format!("user_data       = \"examples/apache-user-data.sh\"\nsubnet_id       = \"{subnet}\""));
+    let spec = public_seed_spec().replace("user_data       = \"examples/apache-user-data.sh\"", &format!("user_data       = \"examples/apache-user-data.sh\"\nsubnet_id       = \"{subnet}\""));
     let w = Workdir::new(&emu, &spec);
     let run = w.expect(&["plan"], 1);
     assert!(run.stderr.contains(&format!("{subnet} assigns no public IPv4 address")) && run.stderr.contains("api.main"), "{}", run.stderr);
@@ -232,7 +234,7 @@ async fn a_backend_in_a_subnet_without_public_addresses_is_refused_before_planni
 async fn drift_reports_an_integration_left_pointing_at_an_address_the_instance_no_longer_has() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let instance = w.id_of("instance.backend");
     // Stopped and started in the console: EC2 gives it a new public address.
@@ -352,9 +354,9 @@ async fn the_stack_applies_on_amazon_linux_2023_with_no_end_of_life_finding() {
     assert!(validate["findings"].as_array().unwrap().iter().all(|f| f["id"] != "GW009"), "{validate}");
     // Every plan carries the findings: in its JSON, or on stderr above it.
     let plan = w.plan_json();
-    assert!(plan["findings"].as_array().unwrap().iter().any(|f| f["id"] == "GW001"), "{plan}");
+    assert!(plan["findings"].as_array().unwrap().iter().any(|f| f["id"] == "GW007"), "{plan}");
     let human = w.expect(&["plan"], 0);
-    assert!(human.stderr.contains("GW001 high") && !human.stdout.contains("GW001"), "{}\n{}", human.stderr, human.stdout);
+    assert!(human.stderr.contains("GW007 high") && !human.stdout.contains("GW007"), "{}\n{}", human.stderr, human.stdout);
     w.expect(&["apply", "--auto-approve"], 0);
     let parameter = sdk.ssm.get_parameter().name(AL2023).send().await.unwrap();
     let ami = parameter.parameter().and_then(|p| p.value()).unwrap().to_string();

@@ -13,7 +13,7 @@ use serde_json::json;
 
 /// The seed stack under another project name, so several share one emulator.
 pub(crate) fn project_spec(project: &str) -> String {
-    seed_spec().replace("job-work-planner", project)
+    public_seed_spec().replace("job-work-planner", project)
 }
 
 pub(crate) fn state_path(w: &Workdir, project: &str) -> std::path::PathBuf {
@@ -164,7 +164,7 @@ async fn ctrl_c_lets_operations_in_flight_finish_saves_and_exits_130() {
     let emu = Emulator::start();
     emu.configure(json!({"latency_ms": 60}));
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let child = w.command(&["apply", "--auto-approve"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // Interrupt once the first resources are recorded.
     assert!(wait_until(Duration::from_secs(20), || w.state_path().exists()));
@@ -198,7 +198,7 @@ async fn throttling_5xx_and_dropped_connections_are_retried() {
         {"operation": "apigateway:GET /v2/apis/{id}/stages", "error": "reset", "count": 1}
     ]}));
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let run = w.expect(&["apply", "--auto-approve"], 0);
     assert!(run.stdout.contains("15 added"), "{}", run.stdout);
     let calls = emu.calls();
@@ -216,7 +216,7 @@ async fn a_resource_that_keeps_failing_fails_alone() {
     let emu = Emulator::start();
     emu.configure(json!({"faults": [{"operation": "apigateway:POST /v2/apis/{id}/integrations", "error": "5xx", "count": 1000}]}));
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let run = w.expect(&["apply", "--auto-approve"], 1);
     assert!(run.stderr.contains("integration.main"), "{}", run.stderr);
     assert!(run.stdout.contains("route.main[\"GET /health\"]: skipped (integration.main failed)"), "{}", run.stdout);
@@ -242,7 +242,7 @@ async fn two_concurrent_applies_one_wins_the_other_names_it() {
     let emu = Emulator::start();
     emu.configure(json!({"latency_ms": 20}));
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let first = w.command(&["apply", "--auto-approve"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     assert!(wait_until(Duration::from_secs(10), || w.path().join("state/job-work-planner.json.lock").exists()));
     let second = w.run(&["apply", "--auto-approve"]);
@@ -266,7 +266,7 @@ async fn two_concurrent_applies_one_wins_the_other_names_it() {
 async fn a_state_file_replaced_during_apply_is_not_overwritten() {
     let emu = Emulator::start();
     emu.configure(json!({"latency_ms": 40}));
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let child = w.command(&["apply", "--auto-approve"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     assert!(wait_until(Duration::from_secs(10), || w.state_path().exists()));
     let foreign = json!({"version": 1, "serial": 7, "lineage": "someone-elses", "gwctl_version": "0.1.0", "resources": []}).to_string();

@@ -13,6 +13,7 @@ const REDACTIONS: &[(&str, &str)] = &[
     (r"\bi-[0-9a-f]{8,17}\b", "i-[ID]"),
     (r"\bsg-[0-9a-f]{8,17}\b", "sg-[ID]"),
     (r"\bvpc-[0-9a-f]{8,17}\b", "vpc-[ID]"),
+    (r"\bsubnet-[0-9a-f]{8,17}\b", "subnet-[ID]"),
     (r"\bami-[0-9a-f]{8,17}\b", "ami-[ID]"),
     (r"ec2-\d+-\d+-\d+-\d+", "ec2-[IP]"),
     (r"\b\d+\.\d+\.\d+\.\d+\b", "[IP]"),
@@ -57,6 +58,13 @@ fn plan_apply_replan_and_drift_read_as_recorded() {
     w.edit_spec("instance_type   = \"t3.micro\"", "instance_type   = \"t3.small\"");
     assert_snapshot("plan_updates", &w.expect(&["plan"], 0).stdout);
     assert_snapshot("drift_none", &w.expect(&["drift"], 0).stdout);
+}
+
+#[test]
+fn the_seeds_private_plan_reads_as_recorded() {
+    let emu = Emulator::start();
+    let w = Workdir::new(&emu, &seed_spec());
+    assert_snapshot("plan_seed_from_nothing", &w.expect(&["plan"], 0).stdout);
 }
 
 #[test]

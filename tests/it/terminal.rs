@@ -8,7 +8,7 @@ use crate::common::*;
 async fn a_saved_plan_is_applied_exactly_and_a_stale_one_is_refused() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &public_seed_spec());
     let run = w.expect(&["plan", "--out", "first.plan"], 0);
     assert!(run.stdout.contains("gwctl apply first.plan"), "{}", run.stdout);
     assert!(!w.state_path().exists(), "plan writes no state");
@@ -227,11 +227,11 @@ fn the_schema_accepts_the_repo_spec_and_rejects_a_broken_one() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     assert!(schema_accepts(&schema, &repo.join("gateway.toml")));
     let drift = dir.path().join("with-drift.toml");
-    std::fs::write(&drift, format!("{}\n[drift]\nignore = [\"instance.backend.state\"]\n", seed_spec())).unwrap();
+    std::fs::write(&drift, format!("{}\n[drift]\nignore = [\"instance.backend.state\"]\n", public_seed_spec())).unwrap();
     assert!(schema_accepts(&schema, &drift));
     for (from, to) in [("instance_type   = \"t3.micro\"", "instance_tpye = \"t3.micro\""), ("retention_days = 30", "retention_days = \"30\"")] {
         let broken = dir.path().join("broken.toml");
-        std::fs::write(&broken, seed_spec().replacen(from, to, 1)).unwrap();
+        std::fs::write(&broken, public_seed_spec().replacen(from, to, 1)).unwrap();
         assert!(!schema_accepts(&schema, &broken), "{to}");
     }
 }

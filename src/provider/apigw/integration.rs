@@ -15,7 +15,7 @@ use crate::provider::aws::{err, Aws, AwsError};
 use crate::provider::common::*;
 use crate::provider::kind::resource_kind;
 
-use aws_sdk_apigatewayv2::types::IntegrationType;
+use aws_sdk_apigatewayv2::types::{ConnectionType, IntegrationType};
 
 use super::{api_child, create_child, list_pages, no_retry, read_child, read_children, with_api};
 
@@ -34,6 +34,10 @@ macro_rules! integration_attrs {
             "uri": i.integration_uri(),
             "payload_format_version": i.payload_format_version(),
             "request_parameters": i.request_parameters().cloned().unwrap_or_default(),
+            "connection_type": i.connection_type().map(|t| t.as_str()).unwrap_or("INTERNET"),
+            // Meaningful only for a private integration: an id left from one
+            // is not a difference once the integration is public.
+            "connection_id": i.connection_id().filter(|_| i.connection_type().is_some_and(|t| t.as_str() == "VPC_LINK")),
         })
         .as_object()
         .cloned()
@@ -50,10 +54,14 @@ pub fn address(api: &str) -> String {
     format!("integration.{api}")
 }
 
-/// One integration per API, to its backend instance.
+/// One integration per API: to its backend instance's public address, or
+/// with `vpc_link`, through the link to the Cloud Map service.
 pub fn nodes(spec: &Spec) -> Vec<Node> {
     let node = |(api, a): (&String, &crate::spec::ApiSpec)| {
-        let deps = vec![super::api::address(api), crate::provider::ec2::instance::address(&a.backend)];
+        let deps = match a.vpc_link {
+            None => vec![super::api::address(api), crate::provider::ec2::instance::address(&a.backend)],
+            Some(_) => vec![super::api::address(api), super::vpc_link::address(api), crate::provider::cloudmap::service::address(api)],
+        };
         Node::new(address(api), KIND, deps, Source::entry(api))
     };
     spec.apis.iter().map(node).collect()
@@ -62,16 +70,31 @@ pub fn nodes(spec: &Spec) -> Vec<Node> {
 pub fn desired(env: &Env, node: &Node) -> Attrs {
     let api = &node.source.name;
     let Some(spec_api) = env.spec.apis.get(api) else { return Attrs::new() };
-    let dns = env.attr(&crate::provider::ec2::instance::address(&spec_api.backend), "public_dns");
-    let uri = match dns.as_str() {
-        Some(d) if !is_unknown(&dns) && !d.is_empty() => json!(format!("http://{d}")),
-        _ => json!(UNKNOWN),
+    let (uri, connection_type, connection_id) = match spec_api.vpc_link {
+        Some(_) => {
+            let service = env.attr(&crate::provider::cloudmap::service::address(api), "arn");
+            (service, "VPC_LINK", env.id(&super::vpc_link::address(api)))
+        }
+        None => {
+            let dns = env.attr(&crate::provider::ec2::instance::address(&spec_api.backend), "public_dns");
+            let port = match spec_api.port {
+                80 => String::new(),
+                p => format!(":{p}"),
+            };
+            let uri = match dns.as_str() {
+                Some(d) if !is_unknown(&dns) && !d.is_empty() => json!(format!("http://{d}{port}")),
+                _ => json!(UNKNOWN),
+            };
+            (uri, "INTERNET", Value::Null)
+        }
     };
     json!({
         "api_id": env.id(&super::api::address(api)),
         "type": "HTTP_PROXY",
         "method": "ANY",
         "uri": uri,
+        "connection_type": connection_type,
+        "connection_id": connection_id,
         "request_parameters": keep_path(),
         "payload_format_version": "1.0",
     })
@@ -114,6 +137,8 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
             .integration_type(IntegrationType::HttpProxy)
             .integration_method(s(want, "method"))
             .integration_uri(s(want, "uri"))
+            .connection_type(ConnectionType::from(s(want, "connection_type")))
+            .set_connection_id(want.get("connection_id").and_then(Value::as_str).map(str::to_string))
             .payload_format_version(s(want, "payload_format_version"))
             .set_request_parameters(Some(parameters(want)))
             .customize()
@@ -146,7 +171,7 @@ pub fn observed(i: &aws_sdk_apigatewayv2::types::Integration) -> Attrs {
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let api_id = s(after, "api_id");
-    if ["method", "uri", "payload_format_version", "request_parameters"].iter().any(|k| changed(before, after, k)) {
+    if ["method", "uri", "payload_format_version", "request_parameters", "connection_type", "connection_id"].iter().any(|k| changed(before, after, k)) {
         check_target(after, "apigateway:UpdateIntegration")?;
         let out = aws.apigw
             .update_integration()
@@ -154,6 +179,8 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .integration_id(id)
             .integration_method(s(after, "method"))
             .integration_uri(s(after, "uri"))
+            .connection_type(ConnectionType::from(s(after, "connection_type")))
+            .set_connection_id(after.get("connection_id").and_then(Value::as_str).map(str::to_string))
             .payload_format_version(s(after, "payload_format_version"))
             .set_request_parameters(Some(parameters(after)))
             .send()

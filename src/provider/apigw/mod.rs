@@ -6,6 +6,7 @@ pub(crate) mod authorizer;
 pub(crate) mod integration;
 pub(crate) mod route;
 pub(crate) mod stage;
+pub(crate) mod vpc_link;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -24,6 +24,23 @@ pub async fn default_vpc(aws: &Aws) -> Result<String, AwsError> {
         .ok_or_else(|| AwsError::other("ec2:DescribeVpcs", "this region has no default VPC; set vpc_id on each [security_group.*] and subnet_id (a subnet of that VPC) on each [instance.*]"))
 }
 
+/// The default subnets (one per availability zone) of the default VPC.
+pub async fn default_subnets(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("default-for-az").values("true").build())
+        .send()
+        .await
+        .map_err(err("ec2:DescribeSubnets"))?;
+    let mut ids: Vec<String> = out.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)).collect();
+    ids.sort();
+    match ids.is_empty() {
+        true => Err(AwsError::other("ec2:DescribeSubnets", "this region has no default subnets for a VPC link; set vpc_link.subnets in the spec")),
+        false => Ok(ids),
+    }
+}
+
 /// The `tags` attribute as EC2 tags.
 pub fn ec2_tags(attrs: &Attrs) -> Vec<Tag> {
     tag_pairs(attrs).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()

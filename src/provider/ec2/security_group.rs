@@ -34,9 +34,27 @@ pub fn address(name: &str) -> String {
     format!("security_group.{name}")
 }
 
-/// The nodes the spec declares of this kind.
+/// One node per group, after the groups its rules name.
 pub fn nodes(spec: &Spec) -> Vec<Node> {
-    spec.security_groups.keys().map(|name| Node::new(address(name), KIND, vec![], Source::entry(name))).collect()
+    let node = |(name, sg): (&String, &crate::spec::SecurityGroupSpec)| {
+        let mut deps: Vec<String> = sg.ingress.iter().chain(&sg.egress).filter_map(|r| r.security_group.as_deref()).map(address).collect();
+        deps.sort();
+        deps.dedup();
+        Node::new(address(name), KIND, deps, Source::entry(name))
+    };
+    spec.security_groups.iter().map(node).collect()
+}
+
+/// The rules with the id of each group a rule names in place of its name.
+fn resolved(env: &Env, rules: &[Rule]) -> Vec<Rule> {
+    let resolve = |r: &Rule| match &r.security_group {
+        Some(group) => {
+            let id = env.id(&address(group));
+            Rule { cidr: id.as_str().unwrap_or(UNKNOWN).to_string(), security_group: None, ..r.clone() }
+        }
+        None => r.clone(),
+    };
+    rules.iter().map(resolve).collect()
 }
 
 pub fn desired(env: &Env, node: &Node) -> Attrs {
@@ -47,8 +65,8 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
         "name": env.spec.aws_name(name),
         "description": sg.description,
         "vpc_id": vpc,
-        "ingress": rules_value(sg.ingress.clone()),
-        "egress": rules_value(sg.egress.clone()),
+        "ingress": rules_value(resolved(env, &sg.ingress)),
+        "egress": rules_value(resolved(env, &sg.egress)),
         "tags": env.tags(&node.address, &[("Name", env.spec.aws_name(name))]),
     })
     .as_object()
@@ -270,7 +288,7 @@ fn flatten(perms: &[IpPermission]) -> Vec<Rule> {
         sources.extend(p.user_id_group_pairs().iter().filter_map(|g| g.group_id().map(str::to_string)));
         sources.extend(p.prefix_list_ids().iter().filter_map(|g| g.prefix_list_id().map(str::to_string)));
         for cidr in sources {
-            rules.push(Rule { protocol: protocol.clone(), from_port, to_port, cidr: cidr.to_ascii_lowercase() });
+            rules.push(Rule { protocol: protocol.clone(), from_port, to_port, cidr: cidr.to_ascii_lowercase(), security_group: None });
         }
     }
     rules

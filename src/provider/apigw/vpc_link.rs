@@ -1,0 +1,213 @@
+//! `vpc_link`: an API Gateway VPC link (v2) into the backend's VPC, for a
+//! private integration (docs/design.md §8). id = VPC link id.
+//!
+//! AWS makes the link's network interfaces before it is AVAILABLE (minutes)
+//! and releases them for minutes after DeleteVpcLink; the link's security
+//! groups cannot be deleted until then (the group's delete waits it out).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::graph::{Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{resource_kind, Call};
+use crate::spec::Spec;
+
+pub const KIND: Kind = Kind::named("vpc_link");
+
+/// A link's groups and subnets cannot change: UpdateVpcLink takes a name only.
+pub const FORCE_NEW: &[&str] = &["security_group_ids", "subnet_ids"];
+
+/// How long a new link may stay PENDING.
+const AVAILABLE_WITHIN: Duration = Duration::from_secs(900);
+
+pub fn address(api: &str) -> String {
+    format!("vpc_link.{api}")
+}
+
+/// One link per API that declares `vpc_link`, after its security groups.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    let node = |(api, a): (&String, &crate::spec::ApiSpec)| {
+        let link = a.vpc_link.as_ref()?;
+        let deps = link.security_groups.iter().map(|g| crate::provider::ec2::security_group::address(g)).collect();
+        Some(Node::new(address(api), KIND, deps, Source::entry(api)))
+    };
+    spec.apis.iter().filter_map(node).collect()
+}
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let api = &node.source.name;
+    let Some(link) = env.spec.apis.get(api).and_then(|a| a.vpc_link.as_ref()) else { return Attrs::new() };
+    let mut groups: Vec<Value> = link.security_groups.iter().map(|g| env.id(&crate::provider::ec2::security_group::address(g))).collect();
+    groups.sort_by_key(|v| v.to_string());
+    let mut subnets = match link.subnets.is_empty() {
+        true => env.lookups.subnets.get(&node.address).cloned().unwrap_or_default(),
+        false => link.subnets.clone(),
+    };
+    subnets.sort();
+    json!({
+        "name": env.spec.aws_name(api),
+        "security_group_ids": groups,
+        "subnet_ids": subnets,
+        "tags": env.tags(&node.address, &[]),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+fn arn(region: &str, id: &str) -> String {
+    format!("arn:{}:apigateway:{region}::/vpclinks/{id}", crate::provider::aws::partition(region))
+}
+
+fn strings(attrs: &Attrs, key: &str) -> Vec<String> {
+    attrs.get(key).and_then(Value::as_array).map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+}
+
+pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
+    // Link names are not unique: a link an interrupted run made is found by
+    // its tags, and CreateVpcLink is not retried blindly.
+    if let Some(found) = find(aws, address, want).await? {
+        let attrs = update(aws, &found.id, &found.attrs, want).await?;
+        return Ok(Known { id: found.id, attrs });
+    }
+    let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
+    let out = aws
+        .apigw
+        .create_vpc_link()
+        .name(s(want, "name"))
+        .set_security_group_ids(Some(strings(want, "security_group_ids")))
+        .set_subnet_ids(Some(strings(want, "subnet_ids")))
+        .set_tags(Some(tags))
+        .customize()
+        .config_override(super::no_retry())
+        .send()
+        .await
+        .map_err(err("apigateway:CreateVpcLink"))?;
+    let id = out.vpc_link_id().unwrap_or_default().to_string();
+    let attrs = wait_available(aws, &id).await?;
+    Ok(Known { id, attrs })
+}
+
+/// Waits until the link is AVAILABLE: AWS creates its network interfaces
+/// first, which takes minutes. FAILED is an error with AWS's reason.
+async fn wait_available(aws: &Aws, id: &str) -> Result<Attrs, AwsError> {
+    let start = Instant::now();
+    let mut wait = Duration::from_millis(250);
+    loop {
+        let out = aws.apigw.get_vpc_link().vpc_link_id(id).send().await.map_err(err("apigateway:GetVpcLink"))?;
+        match out.vpc_link_status().map(|s| s.as_str()) {
+            Some("AVAILABLE") => return Ok(observed(&out)),
+            Some("FAILED") | Some("INACTIVE") => {
+                return Err(AwsError::other("apigateway:GetVpcLink", format!("VPC link {id} is {}: {}", out.vpc_link_status().map(|s| s.as_str()).unwrap_or_default(), out.vpc_link_status_message().unwrap_or("no reason given"))));
+            }
+            _ if start.elapsed() + wait < AVAILABLE_WITHIN => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            status => {
+                return Err(AwsError::other("apigateway:GetVpcLink", format!("VPC link {id} is still {} after {} s", status.unwrap_or("PENDING"), AVAILABLE_WITHIN.as_secs())));
+            }
+        }
+    }
+}
+
+macro_rules! link_attrs {
+    ($l:expr) => {{
+        let l = $l;
+        let mut groups: Vec<String> = l.security_group_ids().to_vec();
+        groups.sort();
+        let mut subnets: Vec<String> = l.subnet_ids().to_vec();
+        subnets.sort();
+        json!({
+            "name": l.name(),
+            "security_group_ids": groups,
+            "subnet_ids": subnets,
+            "status": l.vpc_link_status().map(|s| s.as_str()),
+            "tags": tags_value(l.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))),
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }};
+}
+
+fn observed(out: &aws_sdk_apigatewayv2::operation::get_vpc_link::GetVpcLinkOutput) -> Attrs {
+    link_attrs!(out)
+}
+
+/// Every VPC link in the region, as (id, attributes).
+async fn list_all(aws: &Aws) -> Result<Vec<(String, Attrs)>, AwsError> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws.apigw.get_vpc_links().set_next_token(token).send().await.map_err(err("apigateway:GetVpcLinks"))?;
+        out.extend(page.items().iter().map(|l| (l.vpc_link_id().unwrap_or_default().to_string(), link_attrs!(l))));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The link tagged for this project and address, if there is one.
+pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let tag = |a: &Attrs, k: &str| a.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str).map(str::to_string);
+    let project = project_tag(want).unwrap_or_default().to_string();
+    let hit = list_all(aws).await?.into_iter().find(|(_, a)| tag(a, "gwctl:project").as_deref() == Some(&project) && tag(a, "gwctl:address").as_deref() == Some(address));
+    Ok(hit.filter(|(_, a)| s(a, "status") != "DELETING").map(|(id, attrs)| Known { id, attrs }))
+}
+
+async fn scan_tagged(aws: &Aws, project: &str, known: &std::collections::HashSet<&str>) -> Result<Vec<(String, String)>, AwsError> {
+    let tag = |a: &Attrs, k: &str| a.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str).map(str::to_string);
+    Ok(list_all(aws)
+        .await?
+        .into_iter()
+        .filter(|(id, a)| tag(a, "gwctl:project").as_deref() == Some(project) && !known.contains(id.as_str()) && s(a, "status") != "DELETING")
+        .map(|(id, a)| (tag(&a, "gwctl:address").unwrap_or_else(|| id.clone()), id))
+        .collect())
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
+    futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
+}
+
+async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
+    match aws.apigw.get_vpc_link().vpc_link_id(id).send().await.map_err(err("apigateway:GetVpcLink")) {
+        Ok(out) if matches!(out.vpc_link_status().map(|s| s.as_str()), Some("DELETING")) => Ok(None),
+        Ok(out) => Ok(Some(observed(&out))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    if changed(before, after, "name") {
+        aws.apigw.update_vpc_link().vpc_link_id(id).name(s(after, "name")).send().await.map_err(err("apigateway:UpdateVpcLink"))?;
+    }
+    super::update_tags(aws, &arn(&aws.region, id), before, after).await?;
+    read_one(aws, id).await?.ok_or_else(|| AwsError::other("apigateway:GetVpcLink", format!("VPC link {id} vanished while being updated")))
+}
+
+pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
+    aws.apigw.delete_vpc_link().vpc_link_id(id).send().await.map_err(err("apigateway:DeleteVpcLink"))?;
+    Ok(())
+}
+
+/// The `vpc_link` kind.
+pub(crate) struct VpcLink;
+
+resource_kind!(VpcLink, KIND, create(aws, address, want, _token) => create(aws, address, want),
+    fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(find(aws, address, want))
+    }
+
+    fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
+        Box::pin(scan_tagged(aws, project, known))
+    }
+);

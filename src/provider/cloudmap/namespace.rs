@@ -1,0 +1,123 @@
+//! `cloudmap_namespace`: the AWS Cloud Map HTTP namespace of an API's private
+//! integration. id = namespace id.
+
+use std::collections::HashMap;
+
+use aws_sdk_servicediscovery::types::OperationTargetType;
+use serde_json::json;
+
+use crate::graph::{Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{resource_kind, Call};
+use crate::spec::Spec;
+
+pub const KIND: Kind = Kind::named("cloudmap_namespace");
+
+pub const FORCE_NEW: &[&str] = &["name"];
+
+pub fn address(api: &str) -> String {
+    format!("cloudmap_namespace.{api}")
+}
+
+/// One namespace per API that declares `vpc_link`.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    spec.apis.iter().filter(|(_, a)| a.vpc_link.is_some()).map(|(api, _)| Node::new(address(api), KIND, vec![], Source::entry(api))).collect()
+}
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    json!({
+        "name": env.spec.aws_name(&node.source.name),
+        "tags": env.tags(&node.address, &[]),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+/// Creates the namespace with the recorded token as CreatorRequestId, so a
+/// repeated create after a lost answer returns the first one's operation.
+pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Result<Known, AwsError> {
+    let created = aws
+        .cloudmap
+        .create_http_namespace()
+        .name(s(want, "name"))
+        .creator_request_id(token)
+        .set_tags(Some(super::tags(want)))
+        .send()
+        .await
+        .map_err(err("servicediscovery:CreateHttpNamespace"));
+    let id = match created {
+        Ok(out) => {
+            let targets = super::wait_operation(aws, out.operation_id().unwrap_or_default()).await?;
+            targets.get(&OperationTargetType::Namespace).cloned().unwrap_or_default()
+        }
+        Err(e) if e.is("NamespaceAlreadyExists") => {
+            let existing = find(aws, want).await?.ok_or(e)?;
+            check_adoptable(&existing.attrs, want, "servicediscovery:CreateHttpNamespace", &format!("a Cloud Map namespace named {}", s(want, "name")), address)?;
+            existing.id
+        }
+        Err(e) => return Err(e),
+    };
+    let current = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("servicediscovery:GetNamespace", format!("namespace {id} vanished after create")))?;
+    let attrs = update(aws, &id, &current, want).await?;
+    Ok(Known { id, attrs })
+}
+
+/// The namespace of the name `want` gives, if there is one.
+pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let mut token = None;
+    loop {
+        let page = aws.cloudmap.list_namespaces().set_next_token(token).send().await.map_err(err("servicediscovery:ListNamespaces"))?;
+        if let Some(ns) = page.namespaces().iter().find(|n| n.name() == Some(s(want, "name"))) {
+            let id = ns.id().unwrap_or_default().to_string();
+            return Ok(read_one(aws, &id).await?.map(|attrs| Known { id, attrs }));
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
+    futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
+}
+
+async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
+    let out = match aws.cloudmap.get_namespace().id(id).send().await.map_err(err("servicediscovery:GetNamespace")) {
+        Ok(out) => out,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(ns) = out.namespace() else { return Ok(None) };
+    let arn = ns.arn().unwrap_or_default().to_string();
+    let tags = super::read_tags(aws, &arn).await?;
+    Ok(json!({"name": ns.name(), "arn": arn, "tags": tags}).as_object().cloned())
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    let arn = match s(before, "arn") {
+        "" => read_one(aws, id).await?.map(|a| s(&a, "arn").to_string()).unwrap_or_default(),
+        arn => arn.to_string(),
+    };
+    super::update_tags(aws, &arn, before, after).await?;
+    read_one(aws, id).await?.ok_or_else(|| AwsError::other("servicediscovery:GetNamespace", format!("namespace {id} vanished while being updated")))
+}
+
+pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
+    let out = aws.cloudmap.delete_namespace().id(id).send().await.map_err(err("servicediscovery:DeleteNamespace"))?;
+    super::wait_operation(aws, out.operation_id().unwrap_or_default()).await?;
+    Ok(())
+}
+
+/// The `cloudmap_namespace` kind.
+pub(crate) struct Namespace;
+
+resource_kind!(Namespace, KIND, create(aws, address, want, token) => create(aws, address, want, token),
+    fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(find(aws, want))
+    }
+);

@@ -1,0 +1,154 @@
+//! `cloudmap_service`: the Cloud Map service the private integration
+//! targets (its ARN is the integration URI). id = service id.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_servicediscovery::types::{FilterCondition, ServiceFilter, ServiceFilterName};
+use serde_json::json;
+
+use crate::graph::{Node, Source};
+use crate::model::*;
+use crate::provider::aws::{err, retry_while, Aws, AwsError};
+use crate::provider::common::*;
+use crate::provider::kind::{resource_kind, Call};
+use crate::spec::Spec;
+
+pub const KIND: Kind = Kind::named("cloudmap_service");
+
+pub const FORCE_NEW: &[&str] = &["name", "namespace_id"];
+
+/// How long a delete waits for instances being deregistered (ResourceInUse).
+const IN_USE_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn address(api: &str) -> String {
+    format!("cloudmap_service.{api}")
+}
+
+/// One service per API that declares `vpc_link`, in its namespace.
+pub fn nodes(spec: &Spec) -> Vec<Node> {
+    let node = |api: &String| Node::new(address(api), KIND, vec![super::namespace::address(api)], Source::entry(api));
+    spec.apis.iter().filter(|(_, a)| a.vpc_link.is_some()).map(|(api, _)| node(api)).collect()
+}
+
+pub fn desired(env: &Env, node: &Node) -> Attrs {
+    let api = &node.source.name;
+    let Some(spec_api) = env.spec.apis.get(api) else { return Attrs::new() };
+    json!({
+        "name": spec_api.backend,
+        "namespace_id": env.id(&super::namespace::address(api)),
+        "tags": env.tags(&node.address, &[]),
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Result<Known, AwsError> {
+    let created = aws
+        .cloudmap
+        .create_service()
+        .name(s(want, "name"))
+        .namespace_id(s(want, "namespace_id"))
+        .creator_request_id(token)
+        .set_tags(Some(super::tags(want)))
+        .send()
+        .await
+        .map_err(err("servicediscovery:CreateService"));
+    let id = match created {
+        Ok(out) => out.service().and_then(|s| s.id()).unwrap_or_default().to_string(),
+        Err(e) if e.is("ServiceAlreadyExists") => {
+            let existing = find(aws, address, want).await?.ok_or(e)?;
+            check_adoptable(&existing.attrs, want, "servicediscovery:CreateService", &format!("a Cloud Map service named {}", s(want, "name")), address)?;
+            existing.id
+        }
+        Err(e) => return Err(e),
+    };
+    let current = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("servicediscovery:GetService", format!("service {id} vanished after create")))?;
+    let attrs = update(aws, &id, &current, want).await?;
+    Ok(Known { id, attrs })
+}
+
+/// The service this project made for `address`: of the wanted name, in the
+/// wanted namespace when that is known, and tagged for the address (after a
+/// lost state the namespace is found in the same pass, so its id is not
+/// known yet). Without such tags, one of the name in the namespace.
+pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
+    let namespace = Some(s(want, "namespace_id")).filter(|n| !n.is_empty() && !want.get("namespace_id").is_some_and(is_unknown));
+    let mut named = Vec::new();
+    let mut token = None;
+    loop {
+        let mut call = aws.cloudmap.list_services().set_next_token(token);
+        if let Some(namespace) = namespace {
+            let filter = ServiceFilter::builder()
+                .name(ServiceFilterName::NamespaceId)
+                .values(namespace)
+                .condition(FilterCondition::Eq)
+                .build()
+                .map_err(|e| AwsError::other("servicediscovery:ListServices", e.to_string()))?;
+            call = call.filters(filter);
+        }
+        let page = call.send().await.map_err(err("servicediscovery:ListServices"))?;
+        named.extend(page.services().iter().filter(|x| x.name() == Some(s(want, "name"))).filter_map(|x| x.id().map(str::to_string)));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut fallback = None;
+    for id in named {
+        let Some(attrs) = read_one(aws, &id).await? else { continue };
+        let tag = |k: &str| attrs.get("tags").and_then(|t| t.get(k)).and_then(|v| v.as_str()).map(str::to_string);
+        if tag("gwctl:project").as_deref() == project_tag(want) && tag("gwctl:address").as_deref() == Some(address) {
+            return Ok(Some(Known { id, attrs }));
+        }
+        if namespace.is_some() && fallback.is_none() {
+            fallback = Some(Known { id, attrs });
+        }
+    }
+    Ok(fallback)
+}
+
+pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
+    futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
+}
+
+async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
+    let out = match aws.cloudmap.get_service().id(id).send().await.map_err(err("servicediscovery:GetService")) {
+        Ok(out) => out,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(svc) = out.service() else { return Ok(None) };
+    let arn = svc.arn().unwrap_or_default().to_string();
+    let tags = super::read_tags(aws, &arn).await?;
+    Ok(json!({"name": svc.name(), "namespace_id": svc.namespace_id(), "arn": arn, "tags": tags}).as_object().cloned())
+}
+
+pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
+    let arn = match s(before, "arn") {
+        "" => read_one(aws, id).await?.map(|a| s(&a, "arn").to_string()).unwrap_or_default(),
+        arn => arn.to_string(),
+    };
+    super::update_tags(aws, &arn, before, after).await?;
+    read_one(aws, id).await?.ok_or_else(|| AwsError::other("servicediscovery:GetService", format!("service {id} vanished while being updated")))
+}
+
+/// Cloud Map refuses to delete a service with registered instances
+/// (ResourceInUse) until their deregistration finishes.
+pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
+    retry_while(&["ResourceInUse"], &[], IN_USE_TIMEOUT, || async {
+        aws.cloudmap.delete_service().id(id).send().await.map(|_| ()).map_err(err("servicediscovery:DeleteService"))
+    })
+    .await
+}
+
+/// The `cloudmap_service` kind.
+pub(crate) struct Service;
+
+resource_kind!(Service, KIND, create(aws, address, want, token) => create(aws, address, want, token),
+    fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
+        Box::pin(find(aws, address, want))
+    }
+);

@@ -1,0 +1,144 @@
+//! The private integration (docs/design.md §8): the seed's backend is
+//! reachable only through the API's VPC link and Cloud Map. Read back with
+//! the SDK: no world-open ingress, the integration over the link to the
+//! Cloud Map service, the instance registered by its private address.
+
+use crate::common::*;
+
+struct Live {
+    link: String,
+    service_arn: String,
+    registered: Vec<(String, String, String)>,
+}
+
+/// What AWS has for the seed's private path, checked on the way.
+async fn private_path(sdk: &Sdk, w: &Workdir) -> Live {
+    let backend = w.id_of("security_group.backend");
+    let link_group = w.id_of("security_group.link");
+    let group = sdk.ec2.describe_security_groups().group_ids(&backend).send().await.unwrap();
+    let ingress = group.security_groups()[0].ip_permissions();
+    assert!(ingress.iter().all(|p| p.ip_ranges().is_empty() && p.ipv6_ranges().is_empty()), "no address block may reach the backend: {ingress:?}");
+    let sources: Vec<&str> = ingress.iter().flat_map(|p| p.user_id_group_pairs()).filter_map(|g| g.group_id()).collect();
+    assert_eq!(sources, vec![link_group.as_str()], "only the link's group reaches it");
+
+    let link = w.id_of("vpc_link.main");
+    let live_link = sdk.apigw.get_vpc_link().vpc_link_id(&link).send().await.unwrap();
+    assert_eq!(live_link.vpc_link_status().map(|s| s.as_str()), Some("AVAILABLE"));
+    assert_eq!(live_link.security_group_ids(), [link_group.clone()]);
+
+    let service = w.id_of("cloudmap_service.main");
+    let service_arn = sdk.cloudmap.get_service().id(&service).send().await.unwrap().service().unwrap().arn().unwrap().to_string();
+    let api = w.id_of("api.main");
+    let integrations = sdk.apigw.get_integrations().api_id(&api).send().await.unwrap();
+    let integration = &integrations.items()[0];
+    assert_eq!(integrations.items().len(), 1);
+    assert_eq!(integration.connection_type().map(|t| t.as_str()), Some("VPC_LINK"));
+    assert_eq!(integration.connection_id(), Some(link.as_str()));
+    assert_eq!(integration.integration_uri(), Some(service_arn.as_str()));
+
+    let instances = sdk.cloudmap.list_instances().service_id(&service).send().await.unwrap();
+    let registered = instances
+        .instances()
+        .iter()
+        .map(|i| {
+            let attr = |k: &str| i.attributes().and_then(|a| a.get(k)).cloned().unwrap_or_default();
+            (i.id().unwrap_or_default().to_string(), attr("AWS_INSTANCE_IPV4"), attr("AWS_INSTANCE_PORT"))
+        })
+        .collect();
+    Live { link, service_arn, registered }
+}
+
+async fn private_ip(sdk: &Sdk, instance: &str) -> String {
+    let live = sdk.ec2.describe_instances().instance_ids(instance).send().await.unwrap();
+    live.reservations()[0].instances()[0].private_ip_address().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn the_seed_stack_is_private_and_a_replaced_backend_is_registered_before_the_old_one_goes() {
+    let emu = Emulator::start();
+    emu.configure(serde_json::json!({"vpc_link_pending_seconds": 1, "vpc_link_release_seconds": 1, "group_dependency_violation": true}));
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let instance = w.id_of("instance.backend");
+    let live = private_path(&sdk, &w).await;
+    assert_eq!(live.registered, vec![(instance.clone(), private_ip(&sdk, &instance).await, "80".to_string())]);
+    assert!(emu.calls()["by_operation"]["apigateway:GET /v2/vpclinks/{id}"].as_u64().unwrap_or(0) >= 2, "PENDING was waited out: {}", emu.calls());
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    w.expect(&["drift"], 0);
+
+    // A new AMI replaces the instance: the new one is registered before the
+    // old registration goes, so the service never has none.
+    w.edit_spec("amzn2-ami-kernel-5.10-hvm-x86_64-gp2", "al2023-ami-kernel-default-x86_64");
+    let run = w.expect(&["apply", "--auto-approve"], 0);
+    let registered = run.stdout.find("cloudmap_instance.main: Creation complete").expect("registered");
+    let deregistered = run.stdout.find(&format!("cloudmap_instance.main (superseded {instance}): Destroying")).expect("old one deregistered");
+    assert!(registered < deregistered, "{}", run.stdout);
+    let replaced = w.id_of("instance.backend");
+    assert_ne!(replaced, instance);
+    let again = private_path(&sdk, &w).await;
+    assert_eq!(again.registered, vec![(replaced.clone(), private_ip(&sdk, &replaced).await, "80".to_string())]);
+    assert_eq!((again.link, again.service_arn), (live.link.clone(), live.service_arn), "the link and the service stay");
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+
+    let started = std::time::Instant::now();
+    w.expect(&["destroy", "--auto-approve"], 0);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "the link's group waited for its interfaces to go");
+    assert!(sdk.apigw.get_vpc_links().send().await.unwrap().items().is_empty());
+    assert!(sdk.cloudmap.list_namespaces().send().await.unwrap().namespaces().is_empty());
+    assert!(sdk.cloudmap.list_services().send().await.unwrap().services().is_empty());
+    assert_eq!(crate::safety::count(&sdk, "job-work-planner").await, crate::safety::KEPT);
+}
+
+#[tokio::test]
+async fn a_spec_switched_from_public_to_private_and_back_applies_in_place() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &public_seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let integration = w.id_of("integration.main");
+    let instance = w.id_of("instance.backend");
+
+    w.write_spec(&seed_spec());
+    let plan = w.plan_json();
+    let actions = actions(&plan);
+    assert!(actions.contains(&("integration.main".to_string(), "update".to_string())), "{actions:?}");
+    assert!(actions.contains(&("security_group.backend".to_string(), "update".to_string())), "{actions:?}");
+    assert!(!actions.iter().any(|(a, x)| a == "instance.backend" && x != "no-op"), "the backend stays: {actions:?}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(w.id_of("integration.main"), integration, "changed in place");
+    assert_eq!(w.id_of("instance.backend"), instance);
+    private_path(&sdk, &w).await;
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+
+    w.write_spec(&public_seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(w.id_of("integration.main"), integration);
+    let live = sdk.apigw.get_integration().api_id(w.id_of("api.main")).integration_id(&integration).send().await.unwrap();
+    assert_eq!(live.connection_type().map(|t| t.as_str()), Some("INTERNET"));
+    assert!(live.integration_uri().unwrap_or_default().starts_with("http://ec2-"), "{:?}", live.integration_uri());
+    assert!(sdk.apigw.get_vpc_links().send().await.unwrap().items().is_empty(), "the link is gone");
+    assert!(sdk.cloudmap.list_namespaces().send().await.unwrap().namespaces().is_empty());
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[tokio::test]
+async fn a_lost_state_adopts_the_link_and_cloud_map_and_makes_none_twice() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let before: Vec<String> = ["vpc_link.main", "cloudmap_namespace.main", "cloudmap_service.main", "cloudmap_instance.main"].iter().map(|a| w.id_of(a)).collect();
+    for entry in std::fs::read_dir(w.path().join("state")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let plan = w.plan_json();
+    let creates: Vec<_> = actions(&plan).into_iter().filter(|(_, a)| a == "create").collect();
+    assert!(creates.is_empty(), "everything is adopted: {creates:?}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    let after: Vec<String> = ["vpc_link.main", "cloudmap_namespace.main", "cloudmap_service.main", "cloudmap_instance.main"].iter().map(|a| w.id_of(a)).collect();
+    assert_eq!(after, before);
+    assert_eq!(sdk.apigw.get_vpc_links().send().await.unwrap().items().len(), 1);
+    assert_eq!(sdk.cloudmap.list_namespaces().send().await.unwrap().namespaces().len(), 1);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}
