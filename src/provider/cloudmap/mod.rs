@@ -7,13 +7,14 @@ pub(crate) mod namespace;
 pub(crate) mod service;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_sdk_servicediscovery::types::{OperationStatus, OperationTargetType, Tag};
 
-use crate::model::Attrs;
+use crate::model::{s, Attrs, Known};
 use crate::provider::aws::{err, Aws, AwsError};
-use crate::provider::common::{map_delta, tag_pairs};
+use crate::provider::common::{check_adoptable, map_delta, tag_pairs, ReadItem};
 
 /// How long an operation (namespace creation, registration) may take.
 const OPERATION_WITHIN: Duration = Duration::from_secs(300);
@@ -49,6 +50,58 @@ pub fn tags(attrs: &Attrs) -> Vec<Tag> {
 pub async fn read_tags(aws: &Aws, arn: &str) -> Result<serde_json::Value, AwsError> {
     let out = aws.cloudmap.list_tags_for_resource().resource_arn(arn).send().await.map_err(err("servicediscovery:ListTagsForResource"))?;
     Ok(crate::provider::common::tags_value(out.tags().iter().map(|t| (t.key(), t.value()))))
+}
+
+/// What a namespace or service create ends with: the id made, or after
+/// `already` (AWS's "exists" answer) the one `find` gives if this stack made
+/// it for `address` (anything else is refused); then tagged and read back.
+pub async fn settle<F, Fut, R, RFut>(aws: &Aws, made: Result<String, AwsError>, already: &str, what: &str, address: &str, want: &Attrs, find: F, read: R) -> Result<Known, AwsError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Option<Known>, AwsError>>,
+    R: Fn(String) -> RFut,
+    RFut: Future<Output = Result<Option<Attrs>, AwsError>>,
+{
+    let id = match made {
+        Ok(id) => id,
+        Err(e) if e.is(already) => {
+            let operation = e.operation;
+            let existing = find().await?.ok_or(e)?;
+            check_adoptable(&existing.attrs, want, operation, &format!("a Cloud Map {what} named {}", s(want, "name")), address)?;
+            existing.id
+        }
+        Err(e) => return Err(e),
+    };
+    let current = read(id.clone()).await?.ok_or_else(|| AwsError::other("servicediscovery:Get", format!("{what} {id} vanished after create")))?;
+    let attrs = retag(aws, &id, &current, want, what, read).await?;
+    Ok(Known { id, attrs })
+}
+
+/// Brings a namespace's or service's tags to `after` and reads it back.
+pub async fn retag<R, RFut>(aws: &Aws, id: &str, before: &Attrs, after: &Attrs, what: &str, read: R) -> Result<Attrs, AwsError>
+where
+    R: Fn(String) -> RFut,
+    RFut: Future<Output = Result<Option<Attrs>, AwsError>>,
+{
+    let arn = match s(before, "arn") {
+        "" => read(id.to_string()).await?.map(|a| s(&a, "arn").to_string()).unwrap_or_default(),
+        arn => arn.to_string(),
+    };
+    update_tags(aws, &arn, before, after).await?;
+    read(id.to_string()).await?.ok_or_else(|| AwsError::other("servicediscovery:Get", format!("{what} {id} vanished while being updated")))
+}
+
+/// Reads each item by id with `read`, concurrently.
+pub async fn read_each<R, RFut>(items: &[ReadItem], read: R) -> Result<HashMap<String, Option<Attrs>>, AwsError>
+where
+    R: Fn(String) -> RFut,
+    RFut: Future<Output = Result<Option<Attrs>, AwsError>>,
+{
+    let reads = items.iter().map(|item| {
+        let read = &read;
+        async move { read(item.id.clone()).await.map(|a| (item.address.clone(), a)) }
+    });
+    futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
 }
 
 /// TagResource / UntagResource for the difference in `tags`.

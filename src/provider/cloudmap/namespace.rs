@@ -48,21 +48,14 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Resu
         .send()
         .await
         .map_err(err("servicediscovery:CreateHttpNamespace"));
-    let id = match created {
+    let made = match created {
         Ok(out) => {
             let targets = super::wait_operation(aws, out.operation_id().unwrap_or_default()).await?;
-            targets.get(&OperationTargetType::Namespace).cloned().unwrap_or_default()
+            Ok(targets.get(&OperationTargetType::Namespace).cloned().unwrap_or_default())
         }
-        Err(e) if e.is("NamespaceAlreadyExists") => {
-            let existing = find(aws, want).await?.ok_or(e)?;
-            check_adoptable(&existing.attrs, want, "servicediscovery:CreateHttpNamespace", &format!("a Cloud Map namespace named {}", s(want, "name")), address)?;
-            existing.id
-        }
-        Err(e) => return Err(e),
+        Err(e) => Err(e),
     };
-    let current = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("servicediscovery:GetNamespace", format!("namespace {id} vanished after create")))?;
-    let attrs = update(aws, &id, &current, want).await?;
-    Ok(Known { id, attrs })
+    super::settle(aws, made, "NamespaceAlreadyExists", "namespace", address, want, || find(aws, want), |id| async move { read_one(aws, &id).await }).await
 }
 
 /// The namespace of the name `want` gives, if there is one.
@@ -82,8 +75,7 @@ pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
-    futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
+    super::read_each(items, |id| async move { read_one(aws, &id).await }).await
 }
 
 async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
@@ -99,12 +91,7 @@ async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
-    let arn = match s(before, "arn") {
-        "" => read_one(aws, id).await?.map(|a| s(&a, "arn").to_string()).unwrap_or_default(),
-        arn => arn.to_string(),
-    };
-    super::update_tags(aws, &arn, before, after).await?;
-    read_one(aws, id).await?.ok_or_else(|| AwsError::other("servicediscovery:GetNamespace", format!("namespace {id} vanished while being updated")))
+    super::retag(aws, id, before, after, "namespace", |id| async move { read_one(aws, &id).await }).await
 }
 
 pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {

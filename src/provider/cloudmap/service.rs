@@ -45,7 +45,7 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
 }
 
 pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Result<Known, AwsError> {
-    let created = aws
+    let made = aws
         .cloudmap
         .create_service()
         .name(s(want, "name"))
@@ -54,19 +54,9 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Resu
         .set_tags(Some(super::tags(want)))
         .send()
         .await
+        .map(|out| out.service().and_then(|s| s.id()).unwrap_or_default().to_string())
         .map_err(err("servicediscovery:CreateService"));
-    let id = match created {
-        Ok(out) => out.service().and_then(|s| s.id()).unwrap_or_default().to_string(),
-        Err(e) if e.is("ServiceAlreadyExists") => {
-            let existing = find(aws, address, want).await?.ok_or(e)?;
-            check_adoptable(&existing.attrs, want, "servicediscovery:CreateService", &format!("a Cloud Map service named {}", s(want, "name")), address)?;
-            existing.id
-        }
-        Err(e) => return Err(e),
-    };
-    let current = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("servicediscovery:GetService", format!("service {id} vanished after create")))?;
-    let attrs = update(aws, &id, &current, want).await?;
-    Ok(Known { id, attrs })
+    super::settle(aws, made, "ServiceAlreadyExists", "service", address, want, || find(aws, address, want), |id| async move { read_one(aws, &id).await }).await
 }
 
 /// The service this project made for `address`: of the wanted name, in the
@@ -110,8 +100,7 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    let reads = items.iter().map(|item| async move { read_one(aws, &item.id).await.map(|a| (item.address.clone(), a)) });
-    futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
+    super::read_each(items, |id| async move { read_one(aws, &id).await }).await
 }
 
 async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
@@ -127,12 +116,7 @@ async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
-    let arn = match s(before, "arn") {
-        "" => read_one(aws, id).await?.map(|a| s(&a, "arn").to_string()).unwrap_or_default(),
-        arn => arn.to_string(),
-    };
-    super::update_tags(aws, &arn, before, after).await?;
-    read_one(aws, id).await?.ok_or_else(|| AwsError::other("servicediscovery:GetService", format!("service {id} vanished while being updated")))
+    super::retag(aws, id, before, after, "service", |id| async move { read_one(aws, &id).await }).await
 }
 
 /// Cloud Map refuses to delete a service with registered instances
