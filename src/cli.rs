@@ -38,6 +38,14 @@ pub struct Global {
     /// Plain progress lines even on a terminal (as in cron, CI and pipes).
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// API Gateway control-plane requests per second gwctl sends at most
+    /// (the account quota; 0 turns pacing off). Raise it for an account with
+    /// a raised limit.
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "RATE")]
+    pub apigateway_rate: f64,
+    /// How many API Gateway requests may go at once before the rate applies.
+    #[arg(long, global = true, default_value_t = 40.0, value_name = "N")]
+    pub apigateway_burst: f64,
     /// How many AWS operations apply and destroy run at once.
     #[arg(long, global = true, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,

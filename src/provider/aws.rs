@@ -36,7 +36,13 @@ impl Aws {
             iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&config).interceptor(stats).build()),
             ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&config).interceptor(stats).build()),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(stats).build()),
-            apigw: aws_sdk_apigatewayv2::Client::from_conf(aws_sdk_apigatewayv2::config::Builder::from(&config).interceptor(stats).build()),
+            apigw: aws_sdk_apigatewayv2::Client::from_conf({
+                let mut builder = aws_sdk_apigatewayv2::config::Builder::from(&config).interceptor(stats);
+                if let Some(paced) = crate::provider::pace::paced_client(crate::provider::pace::apigateway()) {
+                    builder = builder.http_client(paced);
+                }
+                builder.build()
+            }),
             cloudmap: aws_sdk_servicediscovery::Client::from_conf(aws_sdk_servicediscovery::config::Builder::from(&config).interceptor(stats).build()),
             region: region.to_string(),
         }

@@ -11,6 +11,7 @@ pub(crate) mod ec2;
 pub(crate) mod iam;
 pub(crate) mod kind;
 pub(crate) mod logs;
+pub(crate) mod pace;
 pub(crate) mod stats;
 
 pub(crate) use common::{Env, ReadItem};

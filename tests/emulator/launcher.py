@@ -45,6 +45,10 @@ The IAM keys are read when the window is checked, the others when it starts.
   start_mismatch_calls             StartInstances of that instance fails "LaunchPlan
                                    instance type does not match attribute value" for
                                    N s and/or for the first N calls
+  apigateway_rate, apigateway_burst API Gateway's control-plane quota: a token bucket of
+                                   `burst` requests refilled at `rate` per second, per
+                                   account; a request finding it empty is answered 429
+                                   TooManyRequestsException (counted as "throttled")
   vpc_link_pending_seconds         a new VPC link reports PENDING for N s, then AVAILABLE
   vpc_link_release_seconds         after DeleteVpcLink, its security groups stay in use
                                    (DependencyViolation) for N s; while a link exists
@@ -109,6 +113,8 @@ CONFIG = {
     "shutting_down_seconds": 0.0,
     "start_mismatch_seconds": 0.0,
     "start_mismatch_calls": 0,
+    "apigateway_rate": 0.0,
+    "apigateway_burst": 0,
     "vpc_link_pending_seconds": 0.0,
     "vpc_link_release_seconds": 0.0,
 }
@@ -1051,6 +1057,33 @@ class ConnectionDropped(Exception):
     """Raised to make the server close the connection without a response."""
 
 
+# AWS: API Gateway's control plane (management API) allows about 10
+# requests per second per account, burst 40 ("API Gateway quotas for
+# creating, deploying and managing an API": 10 requests per second, burst
+# 40, for most calls); beyond it, 429 TooManyRequestsException. moto has no
+# quota. A token bucket per (account-independent) emulator.
+QUOTA = {"tokens": None, "at": 0.0}
+
+
+def over_quota(operation):
+    if not operation.startswith("apigateway:"):
+        return False
+    with LOCK:
+        rate, burst = float(CONFIG["apigateway_rate"]), float(CONFIG["apigateway_burst"])
+        if rate <= 0 or burst <= 0:
+            return False
+        now = time.monotonic()
+        tokens = burst if QUOTA["tokens"] is None else QUOTA["tokens"]
+        tokens = min(burst, tokens + (now - QUOTA["at"]) * rate)
+        QUOTA["at"] = now
+        if tokens >= 1:
+            QUOTA["tokens"] = tokens - 1
+            return False
+        QUOTA["tokens"] = tokens
+        CALLS["throttled"] += 1
+        return True
+
+
 def take_fault(operation):
     with LOCK:
         for fault in CONFIG["faults"]:
@@ -1103,6 +1136,8 @@ class Emulator:
             latency = CONFIG["latency_ms"]
         if latency:
             time.sleep(latency / 1000.0)
+        if over_quota(operation):
+            return error_response(operation, "throttle", start_response)
         fault = take_fault(operation)
         if fault == "reset":
             raise ConnectionDropped(operation)

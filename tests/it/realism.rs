@@ -364,3 +364,39 @@ async fn the_stack_applies_on_amazon_linux_2023_with_no_end_of_life_finding() {
     assert_eq!(live.reservations()[0].instances()[0].image_id(), Some(ami.as_str()));
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[tokio::test]
+async fn a_large_api_is_applied_within_api_gateways_quota_instead_of_being_throttled() {
+    let routes: String = (0..60).map(|i| format!("\"GET /r{i}\" = {{ auth = \"cognito\" }}\n")).collect();
+    let spec = format!("{}{routes}", public_seed_spec());
+    let quota = serde_json::json!({"apigateway_rate": 20, "apigateway_burst": 10});
+    let throttled = |emu: &Emulator| emu.calls()["by_operation"]["throttled"].as_u64().unwrap_or(0);
+
+    // Unpaced, the quota bites: this is what the SDK's retries meet on AWS.
+    let emu = Emulator::start();
+    emu.configure(quota.clone());
+    Workdir::new(&emu, &spec).run(&["apply", "--auto-approve", "--apigateway-rate", "0"]);
+    let unpaced = throttled(&emu);
+    assert!(unpaced > 10, "the emulated quota throttles an unpaced apply: {unpaced}");
+
+    let emu = Emulator::start();
+    emu.configure(quota);
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &spec);
+    w.expect(&["apply", "--auto-approve", "--apigateway-rate", "20", "--apigateway-burst", "10"], 0);
+    let paced = throttled(&emu);
+    assert!(paced <= 2, "paced at the quota, almost nothing is throttled: {paced} (unpaced: {unpaced})");
+    let api = w.id_of("api.main");
+    let (mut routes, mut token) = (0, None);
+    loop {
+        let page = sdk.apigw.get_routes().api_id(&api).set_next_token(token).send().await.unwrap();
+        routes += page.items().len();
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(routes, 66, "every route was made");
+    println!("quota: throttled answers unpaced {unpaced}, paced {paced}");
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+}
