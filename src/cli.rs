@@ -51,6 +51,12 @@ pub struct Global {
     pub parallelism: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyRole {
+    Apply,
+    Drift,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Every resource in the state: address, kind, id.
@@ -137,6 +143,13 @@ pub enum Command {
     Init,
     /// Print the JSON Schema of gateway.toml, for editors.
     Schema,
+    /// Print the least-privilege IAM policy for running gwctl on this spec.
+    IamPolicy {
+        /// `apply`: everything apply and destroy call; `drift`: the read-only
+        /// set plan, drift and verify need.
+        #[arg(long, value_enum, default_value_t = PolicyRole::Apply)]
+        role: PolicyRole,
+    },
     /// Print the manual page (roff): `gwctl man > gwctl.1`.
     Man,
     /// Print a shell completion script.

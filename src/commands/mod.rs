@@ -44,6 +44,12 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
         Command::Import { address, id } => import::import(g, &address, &id).await,
         Command::Graph => dot::graph(g),
         Command::Init => init::init(g),
+        Command::IamPolicy { role } => {
+            let spec = Spec::load(&g.spec)?;
+            let policy = crate::provider::policy(&spec, role == crate::cli::PolicyRole::Drift);
+            println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
+            Ok(0)
+        }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&crate::spec::json_schema()).unwrap_or_default());
             Ok(0)

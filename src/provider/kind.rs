@@ -25,6 +25,33 @@ pub(crate) struct Parent {
     pub id_attr: &'static str,
 }
 
+/// IAM permissions a kind needs, on which resources: what its calls are
+/// (`read`: what plan, drift and verify need too), or what AWS checks on
+/// gwctl's behalf when it serves a call (iam:PassRole, a service-linked
+/// role, log delivery), whose statement ids start with `ForAws`.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub sid: &'static str,
+    pub read: bool,
+    pub actions: &'static [&'static str],
+    pub resources: Vec<String>,
+}
+
+impl Grant {
+    pub fn read(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
+        Grant { sid, read: true, actions, resources }
+    }
+
+    pub fn write(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
+        Grant { sid, read: false, actions, resources }
+    }
+
+    pub fn on_behalf(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
+        debug_assert!(sid.starts_with("ForAws"));
+        Grant { sid, read: false, actions, resources }
+    }
+}
+
 /// One kind of resource: how the spec's wishes become attributes, and the
 /// AWS calls that create, read, update and delete it.
 ///
@@ -104,6 +131,11 @@ pub(crate) trait ResourceKind: Sync {
     /// among the wanted attributes, for a kind whose names must be unique.
     fn create_before_destroy(&self) -> bool {
         false
+    }
+
+    /// The IAM permissions this kind's calls need for `spec`.
+    fn grants(&self, _spec: &Spec) -> Vec<Grant> {
+        Vec::new()
     }
 
     /// Whether `destroy` leaves the resource at `address` in AWS and only

@@ -40,6 +40,32 @@ pub(crate) fn nodes(spec: &Spec) -> Vec<Node> {
     crate::graph::topo_sort(KINDS.iter().flat_map(|k| k.nodes(spec)).collect())
 }
 
+/// The least-privilege IAM policy for running gwctl on `spec`: every
+/// permission the kinds it declares need (with `read_only`, only what plan,
+/// drift and verify need), one statement per purpose, merged across kinds.
+pub(crate) fn policy(spec: &Spec, read_only: bool) -> serde_json::Value {
+    use std::collections::{BTreeMap, BTreeSet};
+    let used: BTreeSet<Kind> = nodes(spec).iter().map(|n| n.kind).collect();
+    let mut statements: BTreeMap<&'static str, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    let grants = KINDS.iter().filter(|k| used.contains(&k.kind())).flat_map(|k| k.grants(spec));
+    for g in grants.filter(|g| g.read || !read_only) {
+        let (actions, resources) = statements.entry(g.sid).or_default();
+        actions.extend(g.actions.iter().map(|a| a.to_string()));
+        resources.extend(g.resources);
+    }
+    let statements: Vec<serde_json::Value> = statements
+        .into_iter()
+        .map(|(sid, (actions, resources))| {
+            let resource = match resources.len() {
+                1 => serde_json::json!(resources.into_iter().next()),
+                _ => serde_json::json!(resources),
+            };
+            serde_json::json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource})
+        })
+        .collect();
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+}
+
 /// Whether gwctl manages resources of `kind` (a state or plan written by
 /// another version may name others).
 pub(crate) fn known(kind: Kind) -> bool {

@@ -13,6 +13,7 @@ mod drift;
 mod ec2_stack;
 mod fuzz_spec;
 mod ownership;
+mod policy;
 mod private;
 mod realism;
 mod safety;

@@ -172,4 +172,17 @@ resource_kind!(Api, KIND, create(aws, address, want, _token) => create(aws, addr
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
         Box::pin(scan_tagged(aws, project, known))
     }
+
+    /// API Gateway's IAM actions are its HTTP methods on resource paths; an
+    /// API's routes, integrations, authorizers, stages and deployments are
+    /// under /apis/*, tags under /tags/*.
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let base = format!("arn:{}:apigateway:{}::", crate::provider::aws::partition(&spec.region), spec.region);
+        let paths = vec![format!("{base}/apis"), format!("{base}/apis/*"), format!("{base}/tags/*")];
+        vec![
+            Grant::read("ApiGatewayRead", &["apigateway:GET"], paths.clone()),
+            Grant::write("ApiGatewayWrite", &["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"], paths),
+        ]
+    }
 );

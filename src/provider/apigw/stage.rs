@@ -279,4 +279,23 @@ resource_kind!(Stage, KIND, create(aws, address, want, _token) => create(aws, ad
     fn natural_key(&self, attrs: &Attrs) -> Option<String> {
         attrs.get("name").and_then(Value::as_str).map(str::to_string)
     }
+
+    /// For HTTP APIs, API Gateway sets up access-log delivery with the
+    /// caller's permissions when a stage names a log group.
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        if !spec.apis.values().any(|a| a.stage.as_ref().is_some_and(|s| s.access_log.is_some())) {
+            return Vec::new();
+        }
+        let delivery = &[
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+        ];
+        vec![Grant::on_behalf("ForAwsAccessLogDelivery", delivery, vec!["*".into()])]
+    }
 );

@@ -210,4 +210,18 @@ resource_kind!(VpcLink, KIND, create(aws, address, want, _token) => create(aws, 
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
         Box::pin(scan_tagged(aws, project, known))
     }
+
+    /// The link's network interfaces are made by API Gateway's
+    /// service-linked role, which the first link in an account creates.
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
+        let paths = vec![format!("arn:{p}:apigateway:{r}::/vpclinks"), format!("arn:{p}:apigateway:{r}::/vpclinks/*")];
+        let role = format!("arn:{p}:iam::*:role/aws-service-role/ops.apigateway.amazonaws.com/AWSServiceRoleForAPIGateway");
+        vec![
+            Grant::read("ApiGatewayVpcLinksRead", &["apigateway:GET"], paths.clone()),
+            Grant::write("ApiGatewayVpcLinksWrite", &["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"], paths),
+            Grant::on_behalf("ForAwsApiGatewayServiceRole", &["iam:CreateServiceLinkedRole"], vec![role]),
+        ]
+    }
 );

@@ -157,4 +157,13 @@ resource_kind!(Instance, KIND, create(_aws, _address, want, token) => create(_aw
     fn create_before_destroy(&self) -> bool {
         true
     }
+
+    fn grants(&self, _spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let star = || vec!["*".to_string()];
+        vec![
+            Grant::read("CloudMapRead", &["servicediscovery:GetInstance", "servicediscovery:ListInstances", "servicediscovery:GetOperation"], star()),
+            Grant::write("CloudMapWrite", &["servicediscovery:RegisterInstance", "servicediscovery:DeregisterInstance"], star()),
+        ]
+    }
 );

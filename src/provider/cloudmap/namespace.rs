@@ -107,4 +107,13 @@ resource_kind!(Namespace, KIND, create(aws, address, want, token) => create(aws,
     fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, want))
     }
+
+    fn grants(&self, _spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let star = || vec!["*".to_string()];
+        vec![
+            Grant::read("CloudMapRead", &["servicediscovery:GetNamespace", "servicediscovery:ListNamespaces", "servicediscovery:GetOperation", "servicediscovery:ListTagsForResource"], star()),
+            Grant::write("CloudMapWrite", &["servicediscovery:CreateHttpNamespace", "servicediscovery:DeleteNamespace", "servicediscovery:TagResource", "servicediscovery:UntagResource"], star()),
+        ]
+    }
 );

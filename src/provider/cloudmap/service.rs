@@ -135,4 +135,13 @@ resource_kind!(Service, KIND, create(aws, address, want, token) => create(aws, a
     fn find<'a>(&'a self, aws: &'a Aws, address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, address, want))
     }
+
+    fn grants(&self, _spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let star = || vec!["*".to_string()];
+        vec![
+            Grant::read("CloudMapRead", &["servicediscovery:GetService", "servicediscovery:ListServices", "servicediscovery:GetOperation", "servicediscovery:ListTagsForResource"], star()),
+            Grant::write("CloudMapWrite", &["servicediscovery:CreateService", "servicediscovery:DeleteService", "servicediscovery:TagResource", "servicediscovery:UntagResource"], star()),
+        ]
+    }
 );

@@ -551,4 +551,35 @@ resource_kind!(Instance, KIND, create(aws, address, want, token) => create(aws, 
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
         Box::pin(scan_tagged(aws, project, known))
     }
+
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let roles = vec![format!("arn:{}:iam::*:role/{}-*", crate::provider::aws::partition(&spec.region), spec.project)];
+        vec![
+            Grant::read(
+                "Ec2Read",
+                &["ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeVolumes", "ec2:DescribeImages", "ec2:DescribeIamInstanceProfileAssociations", "ec2:DescribeSubnets"],
+                vec!["*".into()],
+            ),
+            Grant::read("SsmPublicAmiParameters", &["ssm:GetParameter"], vec![format!("arn:{}:ssm:{}::parameter/aws/service/*", crate::provider::aws::partition(&spec.region), spec.region)]),
+            Grant::write(
+                "Ec2InstancesWrite",
+                &[
+                    "ec2:RunInstances",
+                    "ec2:TerminateInstances",
+                    "ec2:StopInstances",
+                    "ec2:StartInstances",
+                    "ec2:ModifyInstanceAttribute",
+                    "ec2:ModifyInstanceMetadataOptions",
+                    "ec2:AssociateIamInstanceProfile",
+                    "ec2:DisassociateIamInstanceProfile",
+                    "ec2:ReplaceIamInstanceProfileAssociation",
+                    "ec2:CreateTags",
+                    "ec2:DeleteTags",
+                ],
+                vec!["*".into()],
+            ),
+            Grant::on_behalf("ForAwsPassRoleToEc2", &["iam:PassRole"], roles),
+        ]
+    }
 );

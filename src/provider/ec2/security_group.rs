@@ -383,4 +383,27 @@ resource_kind!(SecurityGroup, KIND, create(aws, address, want, token) => create(
     fn delete_waits_on(&self) -> &'static [Kind] {
         &[super::instance::KIND]
     }
+
+    /// EC2 security-group calls take no resource narrower than `*` that
+    /// gwctl could name before the group exists.
+    fn grants(&self, _spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        vec![
+            Grant::read("Ec2Read", &["ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeSubnets"], vec!["*".into()]),
+            Grant::write(
+                "Ec2SecurityGroupsWrite",
+                &[
+                    "ec2:CreateSecurityGroup",
+                    "ec2:DeleteSecurityGroup",
+                    "ec2:AuthorizeSecurityGroupIngress",
+                    "ec2:AuthorizeSecurityGroupEgress",
+                    "ec2:RevokeSecurityGroupIngress",
+                    "ec2:RevokeSecurityGroupEgress",
+                    "ec2:CreateTags",
+                    "ec2:DeleteTags",
+                ],
+                vec!["*".into()],
+            ),
+        ]
+    }
 );

@@ -133,4 +133,21 @@ resource_kind!(InstanceProfile, KIND, create(aws, address, want, _token) => crea
     fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, want))
     }
+
+    /// AddRoleToInstanceProfile, and EC2 launching with the profile, check
+    /// iam:PassRole on the role.
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let profiles = vec![format!("arn:{}:iam::*:instance-profile/{}-*", crate::provider::aws::partition(&spec.region), spec.project)];
+        let roles = vec![format!("arn:{}:iam::*:role/{}-*", crate::provider::aws::partition(&spec.region), spec.project)];
+        vec![
+            Grant::read("IamInstanceProfilesRead", &["iam:GetInstanceProfile"], profiles.clone()),
+            Grant::write(
+                "IamInstanceProfilesWrite",
+                &["iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile", "iam:UntagInstanceProfile"],
+                profiles,
+            ),
+            Grant::on_behalf("ForAwsPassRoleToEc2", &["iam:PassRole"], roles),
+        ]
+    }
 );

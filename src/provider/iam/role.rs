@@ -247,4 +247,18 @@ resource_kind!(Role, KIND, create(aws, address, want, _token) => create(aws, add
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
         Box::pin(scan_tagged(aws, project, known))
     }
+
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let roles = vec![format!("arn:{}:iam::*:role/{}-*", crate::provider::aws::partition(&spec.region), spec.project)];
+        vec![
+            Grant::read("IamRolesRead", &["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:ListRoleTags", "iam:ListInstanceProfilesForRole"], roles.clone()),
+            Grant::read("IamRolesList", &["iam:ListRoles"], vec!["*".into()]),
+            Grant::write(
+                "IamRolesWrite",
+                &["iam:CreateRole", "iam:DeleteRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy"],
+                roles,
+            ),
+        ]
+    }
 );

@@ -138,4 +138,15 @@ resource_kind!(LogGroup, KIND, create(aws, address, want, _token) => create(aws,
     fn find<'a>(&'a self, aws: &'a Aws, _address: &'a str, want: &'a Attrs) -> Call<'a, Option<Known>> {
         Box::pin(find(aws, want))
     }
+
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::Grant;
+        let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
+        let groups: Vec<String> = spec.log_groups.values().flat_map(|g| [format!("arn:{p}:logs:{r}:*:log-group:{}", g.name), format!("arn:{p}:logs:{r}:*:log-group:{}:*", g.name)]).collect();
+        vec![
+            Grant::read("LogsDescribe", &["logs:DescribeLogGroups"], vec![format!("arn:{p}:logs:{r}:*:log-group:*")]),
+            Grant::read("LogsRead", &["logs:ListTagsForResource"], groups.clone()),
+            Grant::write("LogsWrite", &["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource"], groups),
+        ]
+    }
 );
