@@ -142,3 +142,31 @@ async fn a_lost_state_adopts_the_link_and_cloud_map_and_makes_none_twice() {
     assert_eq!(sdk.cloudmap.list_namespaces().send().await.unwrap().namespaces().len(), 1);
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[tokio::test]
+async fn drift_sees_the_private_path_changed_behind_gwctls_back_and_apply_restores_it() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    // Someone deregisters the backend from Cloud Map and opens port 80 to the world.
+    let instance = w.id_of("instance.backend");
+    sdk.cloudmap.deregister_instance().service_id(w.id_of("cloudmap_service.main")).instance_id(&instance).send().await.unwrap();
+    let world = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(80)
+        .to_port(80)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    sdk.ec2.authorize_security_group_ingress().group_id(w.id_of("security_group.backend")).ip_permissions(world).send().await.unwrap();
+
+    let run = w.expect(&["drift", "--json"], 2);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let found: Vec<(String, String)> =
+        report["drift"].as_array().unwrap().iter().map(|f| (f["address"].as_str().unwrap().to_string(), f["status"].as_str().unwrap().to_string())).collect();
+    assert!(found.contains(&("cloudmap_instance.main".to_string(), "deleted".to_string())), "{found:?}");
+    assert!(found.iter().any(|(a, s)| a.starts_with("security_group.backend") && (s == "modified" || s == "unmanaged")), "{found:?}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    w.expect(&["drift"], 0);
+    private_path(&sdk, &w).await;
+}
