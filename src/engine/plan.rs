@@ -225,7 +225,7 @@ pub fn plan(
         .filter_map(|r| {
             let attrs = live.get(&r.address)?.as_ref()?;
             match mode == Mode::Destroy && provider::of(r.kind).retained(spec, &r.address) {
-                true => Some(Change { reason: Some("retain_on_destroy: left in AWS".into()), ..Change::new(&r.address, r.kind, Action::Forget, vec![]) }),
+                true => Some(Change { reason: Some("retain_on_destroy = true".into()), ..Change::new(&r.address, r.kind, Action::Forget, vec![]) }),
                 false => Some(Change::new(&r.address, r.kind, Action::Delete, delete_diff(attrs))),
             }
         })
