@@ -49,6 +49,8 @@ The IAM keys are read when the window is checked, the others when it starts.
                                    `burst` requests refilled at `rate` per second, per
                                    account; a request finding it empty is answered 429
                                    TooManyRequestsException (counted as "throttled")
+  cloudmap_operation_seconds       a Cloud Map operation (CreateHttpNamespace, RegisterInstance,
+                                   ...) reports PENDING for N s, then SUCCESS
   vpc_link_pending_seconds         a new VPC link reports PENDING for N s, then AVAILABLE
   vpc_link_release_seconds         after DeleteVpcLink, its security groups stay in use
                                    (DependencyViolation) for N s; while a link exists
@@ -115,6 +117,7 @@ CONFIG = {
     "start_mismatch_calls": 0,
     "apigateway_rate": 0.0,
     "apigateway_burst": 0,
+    "cloudmap_operation_seconds": 0.0,
     "vpc_link_pending_seconds": 0.0,
     "vpc_link_release_seconds": 0.0,
 }
@@ -495,6 +498,31 @@ def delete_namespace(self, namespace_id):
     return _delete_namespace(self, namespace_id)
 
 
+# AWS: CreateHttpNamespace, CreateService-less calls such as RegisterInstance
+# and DeregisterInstance, and DeleteNamespace answer with an OperationId whose
+# GetOperation status goes SUBMITTED / PENDING before SUCCESS or FAIL ("the
+# operation is asynchronous", Cloud Map API reference, GetOperation). moto's
+# operations are SUCCESS at once; with cloudmap_operation_seconds they are
+# PENDING that long after they start.
+_operation_init = sd_models.Operation.__init__
+_operation_to_json = sd_models.Operation.to_json
+
+
+def operation_init(self, operation_type, targets):
+    _operation_init(self, operation_type, targets)
+    with LOCK:
+        self.done_at = time.monotonic() + float(CONFIG["cloudmap_operation_seconds"])
+
+
+def operation_to_json(self, short=False):
+    out = _operation_to_json(self, short)
+    if time.monotonic() < getattr(self, "done_at", 0.0):
+        out["Status"] = "PENDING"
+    return out
+
+
+sd_models.Operation.__init__ = operation_init
+sd_models.Operation.to_json = operation_to_json
 sd_models.ServiceDiscoveryBackend.register_instance = register_instance
 sd_models.ServiceDiscoveryBackend.delete_service = delete_service
 sd_models.ServiceDiscoveryBackend.delete_namespace = delete_namespace

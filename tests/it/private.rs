@@ -56,7 +56,7 @@ async fn private_ip(sdk: &Sdk, instance: &str) -> String {
 #[tokio::test]
 async fn the_seed_stack_is_private_and_a_replaced_backend_is_registered_before_the_old_one_goes() {
     let emu = Emulator::start();
-    emu.configure(serde_json::json!({"vpc_link_pending_seconds": 1, "vpc_link_release_seconds": 1, "group_dependency_violation": true}));
+    emu.configure(serde_json::json!({"vpc_link_pending_seconds": 1, "vpc_link_release_seconds": 1, "group_dependency_violation": true, "cloudmap_operation_seconds": 1}));
     let sdk = emu.sdk().await;
     let w = Workdir::new(&emu, &seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
@@ -64,6 +64,7 @@ async fn the_seed_stack_is_private_and_a_replaced_backend_is_registered_before_t
     let live = private_path(&sdk, &w).await;
     assert_eq!(live.registered, vec![(instance.clone(), private_ip(&sdk, &instance).await, "80".to_string())]);
     assert!(emu.calls()["by_operation"]["apigateway:GET /v2/vpclinks/{id}"].as_u64().unwrap_or(0) >= 2, "PENDING was waited out: {}", emu.calls());
+    assert!(emu.calls()["by_operation"]["servicediscovery:GetOperation"].as_u64().unwrap_or(0) >= 4, "Cloud Map's operations were waited for: {}", emu.calls());
     w.expect(&["plan", "--detailed-exitcode"], 0);
     w.expect(&["drift"], 0);
 
