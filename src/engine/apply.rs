@@ -403,10 +403,7 @@ impl Applier<'_> {
                     let mut s = shared.lock().await;
                     let Shared { store, state } = &mut *s;
                     let mut want = self.desired(node, state);
-                    let replaces = state.replaced_ids(&op.address, op.supersedes);
-                    if !replaces.is_empty() {
-                        want.insert(crate::model::REPLACES.into(), serde_json::json!(replaces));
-                    }
+                    crate::model::set_replaces(&mut want, state.replaced_ids(&op.address, op.supersedes));
                     // A create-first replacement: the old resource is set
                     // aside in the state, so a run stopped before its delete
                     // leaves it for the next plan to delete.

@@ -161,10 +161,7 @@ pub async fn discover(
     let missing = nodes.iter().filter(|n| provider::of(n.kind).parent().is_none() && !matches!(live.get(&n.address), Some(Some(_))));
     let finds = missing.map(|n| {
         let mut want = provider::desired(&env, n);
-        let replaced = state.replaced_ids(&n.address, false);
-        if !replaced.is_empty() {
-            want.insert(crate::model::REPLACES.into(), serde_json::json!(replaced));
-        }
+        crate::model::set_replaces(&mut want, state.replaced_ids(&n.address, false));
         async move {
             let found = provider::find(aws, n.kind, &n.address, &want).await.map_err(|e| (n.kind, e))?;
             Ok::<_, (Kind, AwsError)>((n, found))

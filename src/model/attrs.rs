@@ -17,6 +17,13 @@ pub const UNKNOWN: &str = "(known after apply)";
 /// of them for the new one, and names the new one apart when names are unique.
 pub const REPLACES: &str = "_replaces";
 
+/// Marks `want` as replacing the resources `ids` (nothing when there are none).
+pub fn set_replaces(want: &mut Attrs, ids: Vec<String>) {
+    if !ids.is_empty() {
+        want.insert(REPLACES.into(), Value::from(ids));
+    }
+}
+
 /// The ids in `want`'s [`REPLACES`].
 pub fn replaces(want: &Attrs) -> Vec<&str> {
     want.get(REPLACES).and_then(Value::as_array).map(|ids| ids.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
@@ -48,9 +55,19 @@ pub struct Lookups {
     pub subnets: HashMap<String, Vec<String>>,
 }
 
+/// The value of the tag `key` among a resource's `tags`, if it has it.
+pub fn tag<'a>(attrs: &'a Attrs, key: &str) -> Option<&'a str> {
+    attrs.get("tags").and_then(|t| t.get(key)).and_then(Value::as_str)
+}
+
 /// The project a resource's `gwctl:project` tag names, if it has one.
 pub fn project_tag(attrs: &Attrs) -> Option<&str> {
-    attrs.get("tags").and_then(|t| t.get("gwctl:project")).and_then(Value::as_str)
+    tag(attrs, "gwctl:project")
+}
+
+/// A list-of-strings attribute; empty when absent.
+pub fn strings(attrs: &Attrs, key: &str) -> Vec<String> {
+    attrs.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
 /// Whether `existing` carries the same `gwctl:project` and `gwctl:address`

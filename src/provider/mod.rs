@@ -206,12 +206,7 @@ async fn link_subnets(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Re
             continue;
         }
         let address = apigw::vpc_link::address(api);
-        let recorded: Vec<String> = state
-            .get(&address)
-            .and_then(|r| r.attributes.get("subnet_ids"))
-            .and_then(|v| v.as_array())
-            .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-            .unwrap_or_default();
+        let recorded = state.get(&address).map(|r| crate::model::strings(&r.attributes, "subnet_ids")).unwrap_or_default();
         match recorded.is_empty() {
             false => {
                 out.insert(address, recorded);
@@ -235,9 +230,8 @@ pub(crate) fn recorded_lookups(spec: &Spec, state: &crate::state::State) -> Look
     lookups.amis.extend(spec.instances.keys().filter_map(|n| recorded(ec2::instance::address(n), "ami")));
     for api in spec.apis.keys() {
         let address = apigw::vpc_link::address(api);
-        let subnets = state.get(&address).and_then(|r| r.attributes.get("subnet_ids")).and_then(|v| v.as_array());
-        if let Some(subnets) = subnets {
-            lookups.subnets.insert(address, subnets.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+        if let Some(r) = state.get(&address) {
+            lookups.subnets.insert(address, crate::model::strings(&r.attributes, "subnet_ids"));
         }
     }
     lookups

@@ -66,7 +66,7 @@ async fn the_printed_policies_allow_every_call_and_need_every_statement() {
     let (apply, drift) = (policy("apply"), policy("drift"));
     let mut writes = BTreeSet::new();
     let mut reads = BTreeSet::new();
-    let mut run = |args: &[&str], into: &mut BTreeSet<String>| {
+    let run = |args: &[&str], into: &mut BTreeSet<String>| {
         emu.control("POST", "/_emulator/calls/reset", "");
         w.expect(args, 0);
         into.extend(operations(&emu));

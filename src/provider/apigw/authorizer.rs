@@ -66,10 +66,6 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
     .unwrap_or_default()
 }
 
-fn strings(attrs: &Attrs, key: &str) -> Vec<String> {
-    attrs.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
-}
-
 fn jwt(attrs: &Attrs) -> JwtConfiguration {
     JwtConfiguration::builder().issuer(s(attrs, "issuer")).set_audience(Some(strings(attrs, "audience"))).build()
 }

@@ -64,10 +64,6 @@ fn arn(region: &str, id: &str) -> String {
     format!("arn:{}:apigateway:{region}::/vpclinks/{id}", crate::provider::aws::partition(region))
 }
 
-fn strings(attrs: &Attrs, key: &str) -> Vec<String> {
-    attrs.get(key).and_then(Value::as_array).map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
-}
-
 pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
     // Link names are not unique: a link an interrupted run made is found by
     // its tags, and CreateVpcLink is not retried blindly.
@@ -156,19 +152,16 @@ async fn list_all(aws: &Aws) -> Result<Vec<(String, Attrs)>, AwsError> {
 
 /// The link tagged for this project and address, if there is one.
 pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
-    let tag = |a: &Attrs, k: &str| a.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str).map(str::to_string);
-    let project = project_tag(want).unwrap_or_default().to_string();
-    let hit = list_all(aws).await?.into_iter().find(|(_, a)| tag(a, "gwctl:project").as_deref() == Some(&project) && tag(a, "gwctl:address").as_deref() == Some(address));
+    let hit = list_all(aws).await?.into_iter().find(|(_, a)| project_tag(a) == project_tag(want) && tag(a, "gwctl:address") == Some(address));
     Ok(hit.filter(|(_, a)| s(a, "status") != "DELETING").map(|(id, attrs)| Known { id, attrs }))
 }
 
 async fn scan_tagged(aws: &Aws, project: &str, known: &std::collections::HashSet<&str>) -> Result<Vec<(String, String)>, AwsError> {
-    let tag = |a: &Attrs, k: &str| a.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str).map(str::to_string);
     Ok(list_all(aws)
         .await?
         .into_iter()
-        .filter(|(id, a)| tag(a, "gwctl:project").as_deref() == Some(project) && !known.contains(id.as_str()) && s(a, "status") != "DELETING")
-        .map(|(id, a)| (tag(&a, "gwctl:address").unwrap_or_else(|| id.clone()), id))
+        .filter(|(id, a)| project_tag(a) == Some(project) && !known.contains(id.as_str()) && s(a, "status") != "DELETING")
+        .map(|(id, a)| (tag(&a, "gwctl:address").map(str::to_string).unwrap_or_else(|| id.clone()), id))
         .collect())
 }
 

@@ -88,8 +88,7 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
     let mut fallback = None;
     for id in named {
         let Some(attrs) = read_one(aws, &id).await? else { continue };
-        let tag = |k: &str| attrs.get("tags").and_then(|t| t.get(k)).and_then(|v| v.as_str()).map(str::to_string);
-        if tag("gwctl:project").as_deref() == project_tag(want) && tag("gwctl:address").as_deref() == Some(address) {
+        if project_tag(&attrs) == project_tag(want) && tag(&attrs, "gwctl:address") == Some(address) {
             return Ok(Some(Known { id, attrs }));
         }
         if namespace.is_some() && fallback.is_none() {
