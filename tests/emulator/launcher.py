@@ -55,11 +55,38 @@ The IAM keys are read when the window is checked, the others when it starts.
   vpc_link_release_seconds         after DeleteVpcLink, its security groups stay in use
                                    (DependencyViolation) for N s; while a link exists
                                    they always are
+  ssm_registration_seconds         an instance whose role has AmazonSSMManagedInstanceCore
+                                   shows in SSM DescribeInstanceInformation only N s after
+                                   it started running
+
+HTTP API data plane (not AWS control-plane calls: never counted, no latency,
+faults or quota):
+  ANY  /_dataplane/<apiId>/<path>          what https://<apiId>.execute-api.<region>
+                                          .amazonaws.com/<path> answers ($default stage)
+  ANY  /_dataplane/<apiId>/<stage>/<path>  the same for a named stage
+Route match, stage throttling (429), JWT authorizer (401, www-authenticate;
+keys only from a moto Cognito user pool issuer), then the HTTP_PROXY
+integration: a VPC link to a Cloud Map service or an instance's public
+address, reachable only if the instance runs and its security groups admit
+the port (else 503). The backend is an Apache stand-in the launcher runs on a
+free loopback port: it answers 200 "Job Work Planner backend <instance-id>:
+<METHOD> <path>" with x-backend-instance: <instance-id>. Every answer carries
+apigw-requestid; a stage with AccessLogSettings gets one CloudWatch Logs event
+per request.
+
+Also added where moto lacks them: SSM DescribeInstanceInformation; Cognito
+user pool DeletionProtection (kept, reset by UpdateUserPool as AWS does, and
+enforced by DeleteUserPool) and user pool tags (ListTagsForResource,
+TagResource, UntagResource; kept across UpdateUserPool).
 """
 
 import argparse
+import base64
 import copy
+import hashlib
+import http.client
 import io
+import ipaddress
 import json
 import os
 import random
@@ -69,8 +96,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime
-from urllib.parse import parse_qs, unquote, urlparse
+from datetime import datetime, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
@@ -78,15 +107,19 @@ from moto.apigatewayv2 import models as apigw_models  # noqa: E402
 from moto.apigatewayv2 import responses as apigw_responses  # noqa: E402
 from moto.apigatewayv2 import urls as apigw_urls  # noqa: E402
 from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException  # noqa: E402
+from moto.cognitoidp import exceptions as cognito_exceptions  # noqa: E402
+from moto.cognitoidp import models as cognito_models  # noqa: E402
+from moto.cognitoidp import responses as cognito_responses  # noqa: E402
 from moto.ec2.exceptions import EC2ClientError  # noqa: E402
 from moto.ec2.models import iam_instance_profile as ec2_profile_models  # noqa: E402
 from moto.ec2.exceptions import (  # noqa: E402
     DependencyViolationError,
     InvalidSecurityGroupNotFoundError,
 )
+from moto.ec2.models import ec2_backends  # noqa: E402
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
 from moto.ec2.models import security_groups as ec2_sg_models  # noqa: E402
-from moto.core.responses import ActionResult  # noqa: E402
+from moto.core.responses import ActionResult, EmptyResult  # noqa: E402
 from moto.core.utils import iso_8601_datetime_without_milliseconds  # noqa: E402
 from moto.ec2.responses import instances as ec2_instance_responses  # noqa: E402
 from moto.ec2.responses import security_groups as ec2_sg_responses  # noqa: E402
@@ -94,11 +127,17 @@ from moto.iam import models as iam_models  # noqa: E402
 from moto.servicediscovery import exceptions as sd_exceptions  # noqa: E402
 from moto.servicediscovery import models as sd_models  # noqa: E402
 from moto.iam.exceptions import NoSuchEntity  # noqa: E402
+from moto.logs.models import logs_backends  # noqa: E402
+from moto.ssm import responses as ssm_responses  # noqa: E402
+from moto.utilities.utils import load_resource  # noqa: E402
 from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     create_backend_app,
 )
+from joserfc import jwk  # noqa: E402
+from joserfc import jwt as jose_jwt  # noqa: E402
+from joserfc.errors import JoseError  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 LOCK = threading.Lock()
@@ -120,6 +159,7 @@ CONFIG = {
     "cloudmap_operation_seconds": 0.0,
     "vpc_link_pending_seconds": 0.0,
     "vpc_link_release_seconds": 0.0,
+    "ssm_registration_seconds": 0.0,
 }
 CALLS: Counter = Counter()
 
@@ -1025,6 +1065,203 @@ def create_authorizer(self, *args, **kwargs):
 apigw_models.Api.create_authorizer = create_authorizer
 
 
+# --- Cognito user pools: deletion protection and tags ------------------------------
+# AWS: a user pool has DeletionProtection ACTIVE | INACTIVE (INACTIVE unless
+# given); DeleteUserPool of an ACTIVE pool fails InvalidParameterException "The
+# user pool cannot be deleted because deletion protection is activated.
+# Deletion protection must be inactivated first." (Cognito developer guide,
+# "User pool deletion protection"; localstack/localstack#11947). UpdateUserPool
+# sets every setting it is not given to its default ("If you don't provide a
+# value for an attribute, Amazon Cognito sets it to its default value",
+# UpdateUserPool API reference), so an update without DeletionProtection or
+# MfaConfiguration turns them INACTIVE / OFF. A pool's tags are a resource's
+# tags: UserPoolTags of CreateUserPool, ListTagsForResource / TagResource /
+# UntagResource on the pool ARN; UpdateUserPool replaces them only when it
+# names UserPoolTags. moto keeps DeletionProtection only until an update,
+# never enforces it, has no tagging calls and drops the tags on update.
+_pool_init = cognito_models.CognitoIdpUserPool.__init__
+_pool_to_json = cognito_models.CognitoIdpUserPool.to_json
+_update_user_pool = cognito_models.CognitoIdpBackend.update_user_pool
+_delete_user_pool = cognito_models.CognitoIdpBackend.delete_user_pool
+
+
+def pool_init(self, account_id, region, name, extended_config):
+    _pool_init(self, account_id, region, name, extended_config)
+    self.deletion_protection = extended_config.get("DeletionProtection") or "INACTIVE"
+    self.emulator_tags = dict(extended_config.get("UserPoolTags") or {})
+
+
+def pool_to_json(self, extended=False):
+    out = _pool_to_json(self, extended)
+    if extended:
+        # SetUserPoolMfaConfig changes the pool's MfaConfiguration as DescribeUserPool
+        # reports it; moto answers with the one CreateUserPool was given.
+        out["MfaConfiguration"] = self.mfa_config
+        out["DeletionProtection"] = self.deletion_protection
+        out["UserPoolTags"] = dict(self.emulator_tags)
+    return out
+
+
+def update_user_pool(self, user_pool_id, extended_config):
+    _update_user_pool(self, user_pool_id, extended_config)
+    pool = self.describe_user_pool(user_pool_id)
+    pool.deletion_protection = extended_config.get("DeletionProtection") or "INACTIVE"
+    pool.mfa_config = extended_config.get("MfaConfiguration") or "OFF"
+    if "UserPoolTags" in extended_config:
+        pool.emulator_tags = dict(extended_config["UserPoolTags"] or {})
+    pool.last_modified_date = cognito_models.utcnow()
+
+
+def delete_user_pool(self, user_pool_id):
+    if self.describe_user_pool(user_pool_id).deletion_protection == "ACTIVE":
+        raise cognito_exceptions.InvalidParameterException(
+            "The user pool cannot be deleted because deletion protection is activated. "
+            "Deletion protection must be inactivated first."
+        )
+    _delete_user_pool(self, user_pool_id)
+
+
+def _pool_by_arn(response):
+    arn = response._get_param("ResourceArn")
+    for pool in response.backend.user_pools.values():
+        if pool.arn == arn:
+            return pool
+    raise cognito_exceptions.ResourceNotFoundError(f"User pool {arn} does not exist.")
+
+
+def list_tags_for_resource(self):
+    return ActionResult({"Tags": dict(_pool_by_arn(self).emulator_tags)})
+
+
+def tag_resource(self):
+    _pool_by_arn(self).emulator_tags.update(self._get_param("Tags") or {})
+    return EmptyResult()
+
+
+def untag_resource(self):
+    pool = _pool_by_arn(self)
+    for key in self._get_param("TagKeys") or []:
+        pool.emulator_tags.pop(key, None)
+    return EmptyResult()
+
+
+cognito_models.CognitoIdpUserPool.__init__ = pool_init
+cognito_models.CognitoIdpUserPool.to_json = pool_to_json
+cognito_models.CognitoIdpBackend.update_user_pool = update_user_pool
+cognito_models.CognitoIdpBackend.delete_user_pool = delete_user_pool
+cognito_responses.CognitoIdpResponse.list_tags_for_resource = list_tags_for_resource
+cognito_responses.CognitoIdpResponse.tag_resource = tag_resource
+cognito_responses.CognitoIdpResponse.untag_resource = untag_resource
+
+
+# --- SSM: DescribeInstanceInformation ------------------------------------------------
+# AWS: the SSM Agent preinstalled on Amazon Linux registers its EC2 instance as
+# a managed node once the instance runs with an instance profile whose role
+# allows it, e.g. the managed policy AmazonSSMManagedInstanceCore ("Setting up
+# Systems Manager for EC2 instances", Systems Manager user guide).
+# DescribeInstanceInformation then lists it with PingStatus Online; a node that
+# stops pinging (stopped instance) shows ConnectionLost with its last ping; an
+# instance that never registered is not listed. Filters: InstanceIds,
+# PingStatus, PlatformTypes, ResourceType (InstanceInformationFilterList
+# key/valueSet or Filters Key/Values). moto has no such call. With
+# ssm_registration_seconds, an instance registers only N s after it started
+# running (the agent's start-up and first ping).
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+SSM_FILTER_FIELDS = {
+    "InstanceIds": "InstanceId",
+    "PingStatus": "PingStatus",
+    "PlatformTypes": "PlatformType",
+    "ResourceType": "ResourceType",
+}
+SSM_LAST_PING: dict = {}  # instance id -> epoch of its last ping
+RUNNING_SINCE: dict = {}  # instance id -> epoch it last started (else its launch time)
+_instance_start = ec2_instances.Instance.start
+_instance_stop = ec2_instances.Instance.stop
+_instance_terminate = ec2_instances.Instance.terminate
+
+
+def _ssm_ping(instance):
+    """Record and return the instance's ping now, or None if its agent cannot ping."""
+    if instance.state != "running":
+        return None
+    association = instance.ec2_backend.iam_instance_profile_associations.get(instance.id)
+    roles = association.iam_instance_profile.roles if association is not None else []
+    if not any(SSM_CORE_POLICY in role.managed_policies for role in roles):
+        return None
+    now = time.time()
+    with LOCK:
+        since = RUNNING_SINCE.get(instance.id)
+        if since is None:
+            since = instance.launch_time.replace(tzinfo=timezone.utc).timestamp()
+        if now - since < float(CONFIG["ssm_registration_seconds"]):
+            return None
+        SSM_LAST_PING[instance.id] = now
+    return now
+
+
+def instance_start(self):
+    previous = _instance_start(self)
+    if previous.name != "running":
+        with LOCK:
+            RUNNING_SINCE[self.id] = time.time()
+    return previous
+
+
+def instance_stop(self):
+    _ssm_ping(self)  # the agent's last heartbeat before shutdown
+    return _instance_stop(self)
+
+
+def instance_terminate(self):
+    _ssm_ping(self)
+    return _instance_terminate(self)
+
+
+def describe_instance_information(self):
+    wanted = {}
+    for item in self._get_param("InstanceInformationFilterList") or []:
+        wanted.setdefault(item.get("key"), set()).update(item.get("valueSet") or [])
+    for item in self._get_param("Filters") or []:
+        wanted.setdefault(item.get("Key"), set()).update(item.get("Values") or [])
+    ec2 = ec2_backends[self.current_account][self.region]
+    items = []
+    for instance in ec2.all_instances():
+        pinged = _ssm_ping(instance)
+        with LOCK:
+            last = SSM_LAST_PING.get(instance.id)
+        if last is None:
+            continue
+        item = {
+            "InstanceId": instance.id,
+            "PingStatus": "Online" if pinged else "ConnectionLost",
+            "LastPingDateTime": datetime.fromtimestamp(last, timezone.utc),
+            "AgentVersion": "3.3.1142.0",
+            "IsLatestVersion": True,
+            "PlatformType": "Linux",
+            "PlatformName": "Amazon Linux",
+            "PlatformVersion": "2023",
+            "ResourceType": "EC2Instance",
+            "IPAddress": instance.private_ip,
+            "ComputerName": instance.private_dns_name,
+        }
+        if all(item.get(SSM_FILTER_FIELDS.get(key, key)) in values for key, values in wanted.items()):
+            items.append(item)
+    start = int(self._get_param("NextToken") or 0)
+    size = int(self._get_param("MaxResults") or 50)
+    out = {"InstanceInformationList": items[start : start + size]}
+    if start + size < len(items):
+        out["NextToken"] = str(start + size)
+    return ActionResult(out)
+
+
+ec2_instances.Instance.start = instance_start
+ec2_instances.Instance.stop = instance_stop
+ec2_instances.Instance.terminate = instance_terminate
+ssm_responses.SimpleSystemManagerResponse.describe_instance_information = (
+    describe_instance_information
+)
+
+
 # --- Request inspection, counting and fault injection -------------------------------
 _SERVICE_RE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 
@@ -1148,6 +1385,498 @@ def control(environ, start_response):
     return json_response(start_response, {"error": "unknown control path"}, "404 Not Found")
 
 
+# --- HTTP API data plane ("invoke URL") -----------------------------------------------
+# AWS serves an HTTP API at https://<apiId>.execute-api.<region>.amazonaws.com;
+# here http://<emulator>/_dataplane/<apiId>/<path> stands for it. These are
+# calls to the API, not AWS control-plane calls: not counted, no latency,
+# faults or quota. Per request, as API Gateway does:
+# - Stage: "If the request explicitly matches a stage, API Gateway sends the
+#   request to that stage. If no stage fully matches the request, API Gateway
+#   sends the request to the $default stage. If there's no $default stage,
+#   then the API returns {"message":"Not Found"} and does not generate
+#   CloudWatch logs" (developer guide, http-api-develop-routes, "Routing API
+#   requests"). A stage without autoDeploy serves only once a deployment is
+#   on it.
+# - Route: the most specific match: an exact path over path variables ({name},
+#   one segment) over a greedy {proxy+} (one or more segments), a route of the
+#   request's method over ANY, else the $default route, else 404 Not Found.
+# - Throttling: the stage's RouteSettings for the route key, else its
+#   DefaultRouteSettings, ThrottlingRateLimit / ThrottlingBurstLimit: a token
+#   bucket of `burst` requests refilled at `rate` per second; an empty bucket
+#   answers 429 {"message":"Too Many Requests"} (developer guide,
+#   http-api-throttling, "Route-level throttling"); 0 / 0 refuses every
+#   request. A limit left unset is the account's per Region (10,000 rps,
+#   burst 5,000, "Amazon API Gateway quotas"); none set, no stage throttling.
+# - JWT authorizer ("Control access to HTTP APIs with JWT authorizers"): the
+#   token from the identity source, with or without "Bearer "; missing, 401
+#   {"message":"Unauthorized"}. Its keys come from the issuer's jwks_uri; only
+#   a moto Cognito user pool's issuer (https://cognito-idp.<region>.amazonaws.com/
+#   <poolId>) can be fetched, with moto's own signing key. Then kid, the RS256
+#   signature, iss, aud (or client_id when there is no aud), exp, nbf, iat and
+#   the route's AuthorizationScopes. A refusal is 401 with a www-authenticate
+#   header such as 'Bearer scope="" error="invalid_token"
+#   error_description="the token does not have a valid audience"' (the one
+#   AWS documents, "Troubleshooting issues with HTTP API JWT authorizers"); a
+#   token lacking the route's scopes is 403 {"message":"Forbidden"}
+#   (insufficient_scope, RFC 6750).
+# - HTTP_PROXY integration ("Create HTTP proxy integrations"; "Working with VPC
+#   links for HTTP APIs"): over a VPC link, IntegrationUri is a Cloud Map
+#   service, one of whose registered instances (AWS_INSTANCE_IPV4,
+#   AWS_INSTANCE_PORT) is picked at random; on the internet, IntegrationUri's
+#   host is an instance's public IP or DNS name. The backend answers only if
+#   the instance is running and one of its security groups admits TCP on the
+#   port from the VPC link (one of the link's groups, or a CIDR holding one of
+#   its subnets) or, from the internet, from 0.0.0.0/0 or ::/0; the link must be
+#   AVAILABLE. A backend that cannot be reached is 503 {"message":"Service
+#   Unavailable"}; any other integration 500 {"message":"Internal Server
+#   Error"}. The backend is the Apache stand-in below, told the instance id.
+# - Every answer carries apigw-requestid. With AccessLogSettings, one log event
+#   per request goes to the DestinationArn log group (dropped if it does not
+#   exist), its Format's $context variables filled in ("Customizing HTTP API
+#   access logs"; a variable without a value is "-").
+DATAPLANE_PREFIX = "/_dataplane/"
+BACKEND_INSTANCE_HEADER = "x-emulator-backend-instance"
+ACCOUNT_THROTTLE = (10000.0, 5000.0)
+DATAPLANE_BUCKETS: dict = {}  # (api id, stage, route key) -> [tokens, at, rate, burst]
+NOT_FORWARDED = {
+    "connection", "keep-alive", "transfer-encoding", "host", "content-length",
+    "proxy-connection", "te", "trailer", "upgrade",
+}
+COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/([\w-]+)$")
+SD_SERVICE_ARN = re.compile(r"^arn:[^:]+:servicediscovery:([^:]+):(\d+):service/(.+)$")
+LOG_GROUP_ARN = re.compile(r"^arn:[^:]+:logs:([^:]+):(\d+):log-group:([^:]+)(?::\*)?$")
+CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
+
+
+class Refused(Exception):
+    def __init__(self, status, message, headers=(), authorizer_error=None):
+        super().__init__(message)
+        self.status, self.message = status, message
+        self.headers, self.authorizer_error = list(headers), authorizer_error
+
+
+def _find_api(api_id):
+    for regions in list(apigw_models.apigatewayv2_backends.values()):
+        for backend in list(regions.values()):
+            api = backend.apis.get(api_id)
+            if api is not None:
+                return backend, api
+    return None, None
+
+
+def _select_stage(api, segments):
+    if segments and segments[0] != "$default" and segments[0] in api.stages:
+        return api.stages[segments[0]], segments[1:]
+    return api.stages.get("$default"), segments
+
+
+def _route_rank(route_key, method, segments):
+    """How specifically a route takes the request (higher wins) and its path variables."""
+    verb, _, path = route_key.partition(" ")
+    if verb not in ("ANY", method):
+        return None
+    parts = [p for p in path.split("/") if p]
+    greedy = bool(parts) and parts[-1].startswith("{") and parts[-1].endswith("+}")
+    fixed = parts[:-1] if greedy else parts
+    if not (len(segments) > len(fixed) if greedy else len(segments) == len(fixed)):
+        return None
+    scores, variables = [], {}
+    for part, segment in zip(fixed, segments):
+        if part.startswith("{") and part.endswith("}"):
+            scores.append(1)
+            variables[part[1:-1]] = segment
+        elif part == segment:
+            scores.append(2)
+        else:
+            return None
+    if greedy:
+        variables[parts[-1][1:-2]] = "/".join(segments[len(fixed):])
+    kind = 0 if greedy else (1 if 1 in scores else 2)
+    return (kind, tuple(scores), verb != "ANY"), variables
+
+
+def _match_route(api, method, segments):
+    best = None
+    for route in api.routes.values():
+        if route.route_key == "$default":
+            continue
+        ranked = _route_rank(route.route_key, method, segments)
+        if ranked is not None and (best is None or ranked[0] > best[0]):
+            best = (ranked[0], route, ranked[1])
+    if best is not None:
+        return best[1], best[2]
+    default = next((r for r in api.routes.values() if r.route_key == "$default"), None)
+    return default, {}
+
+
+def _throttled(api, stage, route_key):
+    defaults = stage.default_route_settings or {}
+    own = (stage.route_settings or {}).get(route_key) or {}
+    rate = own.get("throttlingRateLimit", defaults.get("throttlingRateLimit"))
+    burst = own.get("throttlingBurstLimit", defaults.get("throttlingBurstLimit"))
+    if rate is None and burst is None:
+        return False
+    rate = float(ACCOUNT_THROTTLE[0] if rate is None else rate)
+    burst = float(ACCOUNT_THROTTLE[1] if burst is None else burst)
+    key, now = (api.api_id, stage.name, route_key), time.monotonic()
+    with LOCK:
+        bucket = DATAPLANE_BUCKETS.get(key)
+        if bucket is None or bucket[2:] != [rate, burst]:
+            bucket = DATAPLANE_BUCKETS[key] = [burst, now, rate, burst]
+        tokens = min(burst, bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+        bucket[0] = tokens - 1 if tokens >= 1 else tokens
+        return tokens < 1
+
+
+def _identity(source, headers, query):
+    for expression in [source] if isinstance(source, str) else (source or []):
+        kind, _, name = expression.removeprefix("$request.").partition(".")
+        if kind == "header":
+            value = headers.get(name.lower())
+        elif kind == "querystring":
+            value = (query.get(name) or [None])[0]
+        else:
+            value = None
+        if value:
+            return value
+    return None
+
+
+def _b64json(part):
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def _issuer_keys(issuer):
+    """The issuer's JWKS, or None when API Gateway could not fetch it."""
+    match = COGNITO_ISSUER.match(issuer or "")
+    if match is None:
+        return None
+    region, pool_id = match.groups()
+    for regions in list(cognito_models.cognitoidp_backends.values()):
+        backend = dict.get(regions, region)
+        if backend is not None and pool_id in backend.user_pools:
+            return jwk.KeySet.import_key_set(load_resource("cognitoidp/resources/jwks-public.json"))
+    return None
+
+
+def _authorize(api, route, headers, query):
+    """The token's claims, or raise Refused as API Gateway's JWT authorizer would."""
+    authorizer = api.authorizers.get(route.authorizer_id)
+    if authorizer is None:
+        raise Refused(500, "Internal Server Error")
+    token = _identity(authorizer.identity_source, headers, query)
+    if not token:
+        raise Refused(401, "Unauthorized")
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    config = authorizer.jwt_config or {}
+    issuer = config.get("issuer")
+
+    def invalid(description):
+        challenge = f'Bearer scope="" error="invalid_token" error_description="{description}"'
+        return Refused(401, "Unauthorized", [("www-authenticate", challenge)], description)
+
+    try:
+        header, claims = _b64json(token.split(".")[0]), _b64json(token.split(".")[1])
+    except (ValueError, IndexError, TypeError):
+        raise invalid("the token is malformed")
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise invalid("the token is malformed")
+    keys = _issuer_keys(issuer)
+    if keys is None:
+        raise invalid("unable to retrieve the signing keys from the issuer")
+    key = next((k for k in keys.keys if k.kid == header.get("kid")), None)
+    if key is None:
+        raise invalid("the token's kid is not in the issuer's keys")
+    if header.get("alg") != "RS256":
+        raise invalid("the token's signing algorithm is not supported")
+    try:
+        jose_jwt.decode(token, key, algorithms=["RS256"])
+    except JoseError:
+        raise invalid("the token's signature is invalid")
+    if claims.get("iss") != issuer:
+        raise invalid("the token does not have a valid issuer")
+    audience = set(config.get("audience") or [])
+    presented = claims["aud"] if "aud" in claims else claims.get("client_id")
+    presented = set(presented if isinstance(presented, list) else [presented])
+    if not audience & presented:
+        raise invalid("the token does not have a valid audience")
+    now = time.time()
+    if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] <= now:
+        raise invalid("the token has expired")
+    if isinstance(claims.get("nbf"), (int, float)) and claims["nbf"] > now:
+        raise invalid("the token is not valid yet")
+    if isinstance(claims.get("iat"), (int, float)) and claims["iat"] > now + 1:
+        raise invalid("the token was issued in the future")
+    scopes = route.authorization_scopes or []
+    granted = str(claims.get("scope") or claims.get("scp") or "").split()
+    if scopes and not set(scopes) & set(granted):
+        wanted = " ".join(scopes)
+        challenge = (f'Bearer scope="{wanted}" error="insufficient_scope" '
+                     f'error_description="expected scopes: [{wanted}]"')
+        raise Refused(403, "Forbidden", [("www-authenticate", challenge)], "insufficient scope")
+    return claims
+
+
+def _admits(ec2, instance, port, groups=(), cidrs=()):
+    """Whether one of the instance's security groups lets TCP `port` in from the sources."""
+    for group_id in _instance_group_ids(instance):
+        group = ec2.get_security_group_from_id(group_id)
+        for rule in group.ingress_rules if group is not None else []:
+            if rule.ip_protocol not in ("tcp", "-1"):
+                continue
+            if rule.ip_protocol == "tcp" and not rule.from_port <= port <= rule.to_port:
+                continue
+            if rule.source_group.get("GroupId") in groups:
+                return True
+            cidr = rule.ip_range.get("CidrIp") or rule.ip_range.get("CidrIpv6")
+            if cidr and any(_within(source, cidr) for source in cidrs):
+                return True
+    return False
+
+
+def _within(source, cidr):
+    try:
+        return ipaddress.ip_network(source).subnet_of(ipaddress.ip_network(cidr, strict=False))
+    except (ValueError, TypeError):
+        return False
+
+
+def _vpc_link_backend(backend, integration):
+    """(instance, host, port) a VPC link integration reaches, or None."""
+    link = backend.vpc_links.get(integration.connection_id)
+    if link is None or link.to_json().get("vpcLinkStatus") != "AVAILABLE":
+        return None
+    match = SD_SERVICE_ARN.match(integration.integration_uri or "")
+    if match is None:
+        return None
+    region, account, service_id = match.groups()
+    service = sd_models.servicediscovery_backends[account][region].services.get(service_id)
+    if service is None or not service.instances:
+        return None
+    registered = random.choice(service.instances)
+    host = registered.attributes.get("AWS_INSTANCE_IPV4")
+    port = int(registered.attributes.get("AWS_INSTANCE_PORT") or 80)
+    ec2 = ec2_backends[account][region]
+    instances = [i for i in ec2.all_instances() if i.private_ip == host and i.state != "terminated"]
+    instance = instances[0] if instances else None
+    if instance is None or instance.state != "running":
+        return None
+    subnets = []
+    for subnet_id in link.subnet_ids or []:
+        try:
+            subnets.append(ec2.get_subnet(subnet_id).cidr_block)
+        except EC2ClientError:
+            pass
+    if not _admits(ec2, instance, port, set(link.sg_ids or []), subnets):
+        return None
+    return instance, host, port
+
+
+def _internet_backend(backend, integration):
+    uri = urlparse(integration.integration_uri or "")
+    port = uri.port or (443 if uri.scheme == "https" else 80)
+    for ec2 in list(ec2_backends[backend.account_id].values()):
+        for instance in ec2.all_instances():
+            if uri.hostname and uri.hostname in (instance.public_ip, instance.public_dns_name):
+                anywhere = ["0.0.0.0/0", "::/0"]
+                if instance.state == "running" and _admits(ec2, instance, port, (), anywhere):
+                    return instance, uri.hostname, port
+                return None
+    return None
+
+
+def _backend_path(integration, path, variables):
+    """The path the backend is asked for: the request's, or IntegrationUri's with its variables."""
+    if integration.connection_type == "VPC_LINK":
+        return path
+    uri_path = urlparse(integration.integration_uri or "").path
+    if not uri_path or uri_path == "/":
+        return path
+    return re.sub(r"\{([^}]+?)\+?\}", lambda m: variables.get(m.group(1), ""), unquote(uri_path))
+
+
+APACHE = {"server": None}
+
+
+class ApacheStandIn(BaseHTTPRequestHandler):
+    """Answers as the Apache httpd on a Job Work Planner instance would."""
+
+    server_version = "Apache/2.4.62 (Amazon Linux)"
+    sys_version = ""
+
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        instance = self.headers.get(BACKEND_INSTANCE_HEADER, "-")
+        body = f"Job Work Planner backend {instance}: {self.command} {self.path}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-backend-instance", instance)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = answer
+
+    def log_message(self, *args):
+        pass
+
+
+def apache_port():
+    with LOCK:
+        if APACHE["server"] is None:
+            server = ThreadingHTTPServer(("127.0.0.1", 0), ApacheStandIn)
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            APACHE["server"] = server
+        return APACHE["server"].server_address[1]
+
+
+def _forward(integration, method, path, query, headers, body, instance, host, port, source_ip):
+    outgoing = {k: v for k, v in headers.items() if k not in NOT_FORWARDED}
+    outgoing.update({
+        "host": f"{host}:{port}",
+        "x-forwarded-for": source_ip,
+        "x-forwarded-proto": "https",
+        "x-forwarded-port": "443",
+        "x-amzn-trace-id": f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}",
+        BACKEND_INSTANCE_HEADER: instance.id,
+    })
+    if integration.integration_method not in (None, "", "ANY"):
+        method = integration.integration_method
+    timeout = (integration.timeout_in_millis or 30000) / 1000.0
+    connection = http.client.HTTPConnection("127.0.0.1", apache_port(), timeout=timeout)
+    try:
+        target = quote(path) + (f"?{query}" if query else "")
+        connection.request(method, target, body=body or None, headers=outgoing)
+        response = connection.getresponse()
+        data = response.read()
+        kept = [(k, v) for k, v in response.getheaders() if k.lower() not in NOT_FORWARDED]
+        return response.status, kept, data
+    finally:
+        connection.close()
+
+
+def _request_id():
+    return "".join(random.choices(string.ascii_letters + string.digits, k=15)) + "="
+
+
+def _write_access_log(backend, api, stage, context):
+    settings = stage.access_log_settings or {}
+    match = LOG_GROUP_ARN.match(settings.get("destinationArn") or "")
+    if match is None or not settings.get("format"):
+        return
+    region, account, group = match.groups()
+    message = CONTEXT_VARIABLE.sub(lambda m: str(context.get(m.group(1), "-")), settings["format"])
+    logs = logs_backends[account][region]
+    stream = hashlib.md5(f"{api.api_id}/{stage.name}".encode()).hexdigest()
+    event = {"timestamp": int(context["requestTimeEpoch"]) * 1000, "message": message}
+    with LOCK:
+        if group not in logs.groups:
+            return
+        logs.ensure_log_stream(group, stream)
+        logs.put_log_events(group, stream, [event])
+
+
+def dataplane(environ, start_response):
+    request_id, started = _request_id(), time.time()
+    parts = environ["PATH_INFO"][len(DATAPLANE_PREFIX):].split("/", 1)
+    api_id, rest = parts[0], "/" + (parts[1] if len(parts) > 1 else "")
+    method = environ.get("REQUEST_METHOD", "GET")
+    query_string = environ.get("QUERY_STRING", "")
+    query = parse_qs(query_string)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    headers = {
+        k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    source_ip = environ.get("REMOTE_ADDR", "127.0.0.1")
+    backend, api = _find_api(api_id)
+    stage, segments = (None, [])
+    if api is not None:
+        stage, segments = _select_stage(api, [s for s in rest.split("/") if s])
+    region = backend.region_name if backend is not None else "us-east-1"
+    context = {
+        "requestId": request_id,
+        "extendedRequestId": request_id,
+        "apiId": api_id,
+        "accountId": backend.account_id if backend is not None else "-",
+        "domainName": f"{api_id}.execute-api.{region}.amazonaws.com",
+        "domainPrefix": api_id,
+        "identity.sourceIp": source_ip,
+        "identity.userAgent": headers.get("user-agent", "-"),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(started)),
+        "requestTimeEpoch": int(started),
+        "httpMethod": method,
+        "path": rest,
+        "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        "stage": stage.name if stage is not None else "-",
+        "routeKey": "-",
+    }
+    status, extra, data = 200, [], b""
+    try:
+        if stage is None or (not stage.auto_deploy and not getattr(stage, "deployment_id", None)):
+            raise Refused(404, "Not Found")
+        route, variables = _match_route(api, method, segments)
+        if route is None:
+            raise Refused(404, "Not Found")
+        context["routeKey"] = route.route_key
+        if _throttled(api, stage, route.route_key):
+            raise Refused(429, "Too Many Requests")
+        if route.authorization_type == "JWT":
+            claims = _authorize(api, route, headers, query)
+            context.update({f"authorizer.claims.{k}": v for k, v in claims.items()})
+        integration = api.integrations.get((route.target or "").removeprefix("integrations/"))
+        if integration is None or integration.integration_type != "HTTP_PROXY":
+            raise Refused(500, "Internal Server Error")
+        if integration.connection_type == "VPC_LINK":
+            reached = _vpc_link_backend(backend, integration)
+        else:
+            reached = _internet_backend(backend, integration)
+        if reached is None:
+            context["integrationErrorMessage"] = "Service Unavailable"
+            raise Refused(503, "Service Unavailable")
+        path = _backend_path(integration, "/" + "/".join(segments), variables)
+        began = time.time()
+        status, extra, data = _forward(
+            integration, method, path, query_string, headers, body, *reached, source_ip
+        )
+        latency = int((time.time() - began) * 1000)
+        context["integrationStatus"] = context["integration.status"] = status
+        context["integrationLatency"] = context["integration.latency"] = latency
+    except Refused as refused:
+        status, extra = refused.status, refused.headers
+        data = json.dumps({"message": refused.message}, separators=(",", ":")).encode()
+        extra.append(("Content-Type", "application/json"))
+        context["error.message"] = refused.message
+        context["error.messageString"] = f'"{refused.message}"'
+        if refused.authorizer_error:
+            context["authorizer.error"] = refused.authorizer_error
+    except Exception as error:  # API Gateway's own failure: 500 Internal Server Error
+        status, extra = 500, [("Content-Type", "application/json")]
+        data = b'{"message":"Internal Server Error"}'
+        context["error.message"] = f"emulator: {error!r}"
+    if "integrationErrorMessage" in context:
+        context["integration.error"] = context["integrationErrorMessage"]
+    context.update({
+        "status": status,
+        "responseLength": len(data),
+        "responseLatency": int((time.time() - started) * 1000),
+        "dataProcessed": len(body) + len(data),
+    })
+    if stage is not None:
+        _write_access_log(backend, api, stage, context)
+    headers_out = extra + [("Content-Length", str(len(data))), ("apigw-requestid", request_id)]
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers_out)
+    return [data if method != "HEAD" else b""]
+
+
 class Emulator:
     def __init__(self, app):
         self.app = app
@@ -1155,6 +1884,8 @@ class Emulator:
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_emulator/"):
             return control(environ, start_response)
+        if environ.get("PATH_INFO", "").startswith(DATAPLANE_PREFIX):
+            return dataplane(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
@@ -1197,6 +1928,7 @@ def main():
     parser.add_argument("--latency-ms", type=int, default=0)
     args = parser.parse_args()
     CONFIG["latency_ms"] = args.latency_ms
+    apache_port()
     app = Emulator(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
     print(f"PORT {server.server_port}", flush=True)
