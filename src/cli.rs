@@ -55,6 +55,7 @@ pub struct Global {
 pub enum PolicyRole {
     Apply,
     Drift,
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +116,27 @@ pub enum Command {
     /// Read-only check, for cron: does AWS still match what was applied?
     /// Exit 0 in sync, 2 drift, 1 could not check.
     Drift,
+    /// Prove the live stack does what the spec promises, by using it: public
+    /// routes answer, JWT routes refuse missing, forged and expired tokens and
+    /// pass a valid one, the backend is unreachable around the gateway, the
+    /// requests are in the access log, the instance is online in SSM with no
+    /// key pair, and the throttle is the spec's. Exit 0 only if all hold.
+    Verify {
+        /// The API's invoke URL to use instead of the one AWS reports.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// Take a valid token from this environment variable instead of
+        /// signing in a throwaway user of the declared pool.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        /// Also send more than the burst at once to a public route and
+        /// expect some answers 429.
+        #[arg(long)]
+        throttle: bool,
+        /// How long access-log lines may take to arrive.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "120s")]
+        log_wait: Duration,
+    },
     /// Print values of the applied stack (api_endpoint, instance_public_ip, ...).
     Output {
         /// One output's name.

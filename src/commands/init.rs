@@ -21,6 +21,6 @@ pub fn init(g: &Global) -> Result<u8> {
     std::fs::write(&g.spec, STARTER_SPEC)?;
     std::fs::write(&user_data, STARTER_USER_DATA)?;
     println!("Wrote {} and {}.", g.spec.display(), user_data.display());
-    println!("Set [project] name and region, the Cognito issuer and audience, then run `gwctl plan`.");
+    println!("Set [project] name and region, then run `gwctl plan`.");
     Ok(0)
 }

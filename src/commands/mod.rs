@@ -8,6 +8,7 @@ mod init;
 mod output;
 mod plan;
 mod state;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,9 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
         Command::Apply { auto_approve, refresh_only, planfile } => apply::apply(g, Mode::Normal, auto_approve, refresh_only, planfile.as_deref()).await,
         Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve, false, None).await,
         Command::Drift => drift::drift(g).await,
+        Command::Verify { endpoint, token_env, throttle, log_wait } => {
+            verify::verify(g, crate::engine::verify::Options { endpoint, token_env, throttle, log_wait }).await
+        }
         Command::Output { name, raw } => output::output(g, name.as_deref(), raw),
         Command::State { command } => state::state(g, command).await,
         Command::Import { address, id } => import::import(g, &address, &id).await,
@@ -46,7 +50,12 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
         Command::Init => init::init(g),
         Command::IamPolicy { role } => {
             let spec = Spec::load(&g.spec)?;
-            let policy = crate::provider::policy(&spec, role == crate::cli::PolicyRole::Drift);
+            let role = match role {
+                crate::cli::PolicyRole::Apply => crate::provider::PolicyFor::Apply,
+                crate::cli::PolicyRole::Drift => crate::provider::PolicyFor::Drift,
+                crate::cli::PolicyRole::Verify => crate::provider::PolicyFor::Verify,
+            };
+            let policy = crate::provider::policy(&spec, role);
             println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
             Ok(0)
         }

@@ -29,6 +29,17 @@ pub fn outputs(state: &State) -> Map<String, Value> {
         };
         out.insert(format!("api_endpoint{suffix}"), Value::String(url));
     }
+    let pools: Vec<_> = state.resources.iter().filter(|r| r.kind == crate::provider::cognito::user_pool::KIND).collect();
+    for r in &pools {
+        let name = r.address.trim_start_matches("user_pool.");
+        let suffix = if pools.len() > 1 { format!("_{name}") } else { String::new() };
+        out.insert(format!("user_pool_id{suffix}"), Value::String(r.id.clone()));
+    }
+    for r in state.resources.iter().filter(|r| r.kind == crate::provider::cognito::client::KIND) {
+        let (pool, client) = r.address.trim_start_matches("user_pool_client.").split_once('.').unwrap_or_default();
+        let name = if pools.len() > 1 { format!("{pool}_{client}") } else { client.to_string() };
+        out.insert(format!("user_pool_client_id_{name}"), Value::String(r.id.clone()));
+    }
     out
 }
 

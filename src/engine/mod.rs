@@ -8,6 +8,7 @@ pub(crate) mod plan;
 pub(crate) mod refresh;
 pub(crate) mod render;
 pub(crate) mod saved;
+pub(crate) mod verify;
 
 /// What a plan is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -226,7 +226,17 @@ pub fn plan(
             let attrs = live.get(&r.address)?.as_ref()?;
             match mode == Mode::Destroy && provider::of(r.kind).retained(spec, &r.address) {
                 true => Some(Change { reason: Some("retain_on_destroy = true".into()), ..Change::new(&r.address, r.kind, Action::Forget, vec![]) }),
-                false => Some(Change::new(&r.address, r.kind, Action::Delete, delete_diff(attrs))),
+                false => {
+                    let change = Change::new(&r.address, r.kind, Action::Delete, delete_diff(attrs));
+                    Some(match provider::of(r.kind).delete_attrs(spec, &r.address, attrs) {
+                        Some(attrs) => Change {
+                            reason: Some("deletion_protection = false: protection is lifted first".into()),
+                            target: Some(Known { id: r.id.clone(), attrs }),
+                            ..change
+                        },
+                        None => change,
+                    })
+                }
             }
         })
         .collect();

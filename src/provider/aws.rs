@@ -17,6 +17,7 @@ pub struct Aws {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
     pub cloudmap: aws_sdk_servicediscovery::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub region: String,
 }
 
@@ -44,6 +45,7 @@ impl Aws {
                 builder.build()
             }),
             cloudmap: aws_sdk_servicediscovery::Client::from_conf(aws_sdk_servicediscovery::config::Builder::from(&config).interceptor(stats).build()),
+            cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(aws_sdk_cognitoidentityprovider::config::Builder::from(&config).interceptor(stats).build()),
             region: region.to_string(),
         }
     }

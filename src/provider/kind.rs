@@ -33,23 +33,40 @@ pub(crate) struct Parent {
 pub(crate) struct Grant {
     pub sid: &'static str,
     pub read: bool,
+    /// Only `gwctl verify` makes these calls (a throwaway user, log lines).
+    pub verify: bool,
     pub actions: &'static [&'static str],
     pub resources: Vec<String>,
 }
 
 impl Grant {
     pub fn read(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
-        Grant { sid, read: true, actions, resources }
+        Grant { sid, read: true, verify: false, actions, resources }
     }
 
     pub fn write(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
-        Grant { sid, read: false, actions, resources }
+        Grant { sid, read: false, verify: false, actions, resources }
+    }
+
+    pub fn verify(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
+        Grant { sid, read: false, verify: true, actions, resources }
     }
 
     pub fn on_behalf(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
         debug_assert!(sid.starts_with("ForAws"));
-        Grant { sid, read: false, actions, resources }
+        Grant { sid, read: false, verify: false, actions, resources }
     }
+}
+
+/// Whom a printed IAM policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PolicyFor {
+    /// Every command but verify.
+    Apply,
+    /// plan and drift: reads only.
+    Drift,
+    /// verify: drift's reads and verify's own calls.
+    Verify,
 }
 
 /// One kind of resource: how the spec's wishes become attributes, and the
@@ -142,6 +159,13 @@ pub(crate) trait ResourceKind: Sync {
     /// forgets it (what a user would regret losing, such as an audit trail).
     fn retained(&self, _spec: &Spec, _address: &str) -> bool {
         false
+    }
+
+    /// The attributes a delete of the resource at `address` gets instead of
+    /// `attrs` (what the state records), when the spec changes how it is
+    /// deleted (a user pool whose deletion protection the spec lifts).
+    fn delete_attrs(&self, _spec: &Spec, _address: &str, _attrs: &Attrs) -> Option<Attrs> {
+        None
     }
 
     /// Kinds whose updates and deletes must finish before a resource of this

@@ -6,16 +6,19 @@
 pub(crate) mod apigw;
 pub(crate) mod aws;
 pub(crate) mod cloudmap;
+pub(crate) mod checks;
+pub(crate) mod cognito;
 pub(crate) mod common;
 pub(crate) mod ec2;
 pub(crate) mod iam;
 pub(crate) mod kind;
 pub(crate) mod logs;
 pub(crate) mod pace;
+pub(crate) mod probe;
 pub(crate) mod stats;
 
 pub(crate) use common::{Env, ReadItem};
-pub(crate) use kind::{Parent, ResourceKind};
+pub(crate) use kind::{Parent, PolicyFor, ResourceKind};
 
 /// Every kind gwctl manages, in the order a reader meets them in a spec.
 pub(crate) static KINDS: &[&dyn ResourceKind] = &[
@@ -24,6 +27,8 @@ pub(crate) static KINDS: &[&dyn ResourceKind] = &[
     &ec2::security_group::SecurityGroup,
     &ec2::instance::Instance,
     &logs::log_group::LogGroup,
+    &cognito::user_pool::UserPool,
+    &cognito::client::UserPoolClient,
     &apigw::api::Api,
     &apigw::authorizer::Authorizer,
     &apigw::integration::Integration,
@@ -41,14 +46,20 @@ pub(crate) fn nodes(spec: &Spec) -> Vec<Node> {
 }
 
 /// The least-privilege IAM policy for running gwctl on `spec`: every
-/// permission the kinds it declares need (with `read_only`, only what plan,
-/// drift and verify need), one statement per purpose, merged across kinds.
-pub(crate) fn policy(spec: &Spec, read_only: bool) -> serde_json::Value {
+/// permission the kinds it declares need for `role`, one statement per
+/// purpose, merged across kinds.
+pub(crate) fn policy(spec: &Spec, role: kind::PolicyFor) -> serde_json::Value {
+    use kind::PolicyFor;
     use std::collections::{BTreeMap, BTreeSet};
     let used: BTreeSet<Kind> = nodes(spec).iter().map(|n| n.kind).collect();
     let mut statements: BTreeMap<&'static str, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     let grants = KINDS.iter().filter(|k| used.contains(&k.kind())).flat_map(|k| k.grants(spec));
-    for g in grants.filter(|g| g.read || !read_only) {
+    let wanted = |g: &kind::Grant| match role {
+        PolicyFor::Apply => !g.verify,
+        PolicyFor::Drift => g.read,
+        PolicyFor::Verify => g.read || g.verify,
+    };
+    for g in grants.filter(wanted) {
         let (actions, resources) = statements.entry(g.sid).or_default();
         actions.extend(g.actions.iter().map(|a| a.to_string()));
         resources.extend(g.resources);

@@ -48,6 +48,7 @@ pub struct Spec {
     pub security_groups: BTreeMap<String, SecurityGroupSpec>,
     pub instances: BTreeMap<String, InstanceSpec>,
     pub log_groups: BTreeMap<String, LogGroupSpec>,
+    pub user_pools: BTreeMap<String, UserPoolSpec>,
     pub apis: BTreeMap<String, ApiSpec>,
     pub drift_ignore: Vec<String>,
     /// Finding ids acknowledged in `[lint] allow`, with their reasons.
@@ -184,11 +185,33 @@ pub struct VpcLinkSpec {
     pub subnets: Vec<String>,
 }
 
+/// An Amazon Cognito user pool (docs/design.md §9).
+#[derive(Debug, Clone)]
+pub struct UserPoolSpec {
+    pub name: String,
+    pub deletion_protection: bool,
+    /// "OFF", "OPTIONAL" or "ON" (TOTP).
+    pub mfa: String,
+    pub password_min_length: i32,
+    pub clients: BTreeMap<String, UserPoolClientSpec>,
+}
+
+/// An app client of a user pool, without a secret.
+#[derive(Debug, Clone)]
+pub struct UserPoolClientSpec {
+    /// ExplicitAuthFlows, each `ALLOW_…`, sorted.
+    pub auth_flows: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthorizerSpec {
+    /// An external issuer; empty when `user_pool` derives it.
     pub issuer: String,
     pub audience: Vec<String>,
     pub identity_source: String,
+    /// A declared user pool, and the clients of it that are the audience.
+    pub user_pool: Option<String>,
+    pub clients: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,9 @@ pub struct RawSpec {
     #[schemars(with = "BTreeMap<String, RawLogGroup>")]
     pub log_group: BTreeMap<Spanned<String>, Spanned<RawLogGroup>>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawUserPool>")]
+    pub user_pool: BTreeMap<Spanned<String>, Spanned<RawUserPool>>,
+    #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawApi>")]
     pub api: BTreeMap<Spanned<String>, Spanned<RawApi>>,
     #[serde(default)]
@@ -144,6 +147,37 @@ pub struct RawLogGroup {
     pub retain_on_destroy: Option<bool>,
 }
 
+/// `[user_pool.X]`: an Amazon Cognito user pool, and its app clients.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserPool {
+    /// The pool's name; default `<project>-<key>`.
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// Whether AWS refuses to delete the pool (and its users); default true.
+    pub deletion_protection: Option<bool>,
+    /// "off" (default), "optional" or "on": multi-factor sign-in with an
+    /// authenticator app (TOTP).
+    #[schemars(with = "Option<String>")]
+    pub mfa: Option<Spanned<String>>,
+    /// Minimum password length, 8 to 99; default 12. Passwords always need
+    /// lower and upper case letters, digits and symbols.
+    #[schemars(with = "Option<i64>")]
+    pub password_min_length: Option<Spanned<i64>>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawUserPoolClient>")]
+    pub client: BTreeMap<Spanned<String>, Spanned<RawUserPoolClient>>,
+}
+
+/// `[user_pool.X.client.Y]`: an app client without a secret.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserPoolClient {
+    /// Sign-in flows the client allows; default ["USER_SRP_AUTH", "REFRESH_TOKEN_AUTH"].
+    #[schemars(with = "Option<Vec<String>>")]
+    pub auth_flows: Option<Vec<Spanned<String>>>,
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApi {
@@ -182,10 +216,17 @@ pub struct RawVpcLink {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuthorizer {
-    #[schemars(with = "String")]
-    pub issuer: Spanned<String>,
-    #[schemars(with = "Vec<String>")]
-    pub audience: Spanned<Vec<String>>,
+    /// An external issuer's URL (with `audience`), instead of `user_pool`.
+    #[schemars(with = "Option<String>")]
+    pub issuer: Option<Spanned<String>>,
+    #[schemars(with = "Option<Vec<String>>")]
+    pub audience: Option<Spanned<Vec<String>>>,
+    /// A declared user pool: the issuer is derived from it.
+    #[schemars(with = "Option<String>")]
+    pub user_pool: Option<Spanned<String>>,
+    /// That pool's declared clients: the audience is derived from them.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub clients: Option<Spanned<Vec<String>>>,
     #[schemars(with = "Option<String>")]
     pub identity_source: Option<Spanned<String>>,
 }

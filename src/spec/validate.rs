@@ -462,6 +462,69 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         );
     }
 
+    let pool_names: BTreeSet<String> = raw.user_pool.keys().map(|k| k.get_ref().clone()).collect();
+    let mut user_pools = BTreeMap::new();
+    let mut seen_pool_names: BTreeMap<String, String> = BTreeMap::new();
+    for (key, pool) in raw.user_pool {
+        check_local_name(c, &key, "user_pool", &name);
+        c.mark(format!("user_pool.{}", key.get_ref()), key.span());
+        let pool = pool.into_inner();
+        let pool_name = pool.name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| format!("{name}-{}", key.get_ref()));
+        if let Some(n) = &pool.name {
+            c.mark(format!("user_pool.{}.name", key.get_ref()), n.span());
+            let ok = !pool_name.is_empty() && pool_name.len() <= 128 && pool_name.chars().all(|ch| ch.is_alphanumeric() || " +=,.@-_".contains(ch));
+            c.check(n, ok, format!("`{pool_name}` is not a user pool name"), "1 to 128 letters, digits, spaces and + = , . @ - _");
+            if let Some(other) = seen_pool_names.insert(pool_name.clone(), key.get_ref().clone()) {
+                c.check(n, false, format!("user pool name `{pool_name}` is already used by [user_pool.{other}]"), "give each pool its own name");
+            }
+        }
+        let mfa = match &pool.mfa {
+            Some(m) => {
+                let v = m.get_ref().to_ascii_lowercase();
+                c.check(m, ["off", "optional", "on"].contains(&v.as_str()), format!("`{}` is not an MFA setting", m.get_ref()), "use \"off\", \"optional\" or \"on\"");
+                v.to_ascii_uppercase()
+            }
+            None => "OFF".into(),
+        };
+        let min_length = match &pool.password_min_length {
+            Some(l) => {
+                c.check(l, (8..=99).contains(l.get_ref()), format!("password_min_length {} is out of range", l.get_ref()), "Cognito accepts 8 to 99; gwctl's default is 12");
+                (*l.get_ref()).clamp(8, 99) as i32
+            }
+            None => 12,
+        };
+        let mut clients = BTreeMap::new();
+        for (client_key, client) in pool.client {
+            check_local_name(c, &client_key, "client", &name);
+            c.mark(format!("user_pool.{}.client.{}", key.get_ref(), client_key.get_ref()), client_key.span());
+            let flows = match client.into_inner().auth_flows {
+                Some(flows) => {
+                    let mut out = Vec::new();
+                    for f in flows {
+                        let flow = f.get_ref().trim_start_matches("ALLOW_").to_string();
+                        c.check(
+                            &f,
+                            AUTH_FLOWS.contains(&flow.as_str()),
+                            format!("`{}` is not an app client auth flow", f.get_ref()),
+                            &format!("use some of {AUTH_FLOWS:?}"),
+                        );
+                        out.push(format!("ALLOW_{flow}"));
+                    }
+                    out
+                }
+                None => vec!["ALLOW_USER_SRP_AUTH".into(), "ALLOW_REFRESH_TOKEN_AUTH".into()],
+            };
+            let mut flows = flows;
+            flows.sort();
+            flows.dedup();
+            clients.insert(client_key.into_inner(), UserPoolClientSpec { auth_flows: flows });
+        }
+        user_pools.insert(
+            key.into_inner(),
+            UserPoolSpec { name: pool_name, deletion_protection: pool.deletion_protection.unwrap_or(true), mfa, password_min_length: min_length, clients },
+        );
+    }
+
     let mut apis = BTreeMap::new();
     let mut seen_api_names: BTreeMap<String, String> = BTreeMap::new();
     for (key, api) in raw.api {
@@ -474,8 +537,14 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
             c.mark(format!("api.{}.routes.{}", key.get_ref(), route_key.get_ref()), route_key.span());
         }
         for (auth_name, auth) in &api.get_ref().authorizer {
-            c.mark(format!("api.{}.authorizer.{}.issuer", key.get_ref(), auth_name.get_ref()), auth.get_ref().issuer.span());
-            c.mark(format!("api.{}.authorizer.{}.audience", key.get_ref(), auth_name.get_ref()), auth.get_ref().audience.span());
+            let at = format!("api.{}.authorizer.{}", key.get_ref(), auth_name.get_ref());
+            c.mark(at.clone(), auth_name.span());
+            if let Some(issuer) = &auth.get_ref().issuer {
+                c.mark(format!("{at}.issuer"), issuer.span());
+            }
+            if let Some(audience) = &auth.get_ref().audience {
+                c.mark(format!("{at}.audience"), audience.span());
+            }
         }
         let api = api.into_inner();
         if let Some(other) = seen_api_names.insert(api.name.get_ref().clone(), key.get_ref().clone()) {
@@ -490,25 +559,48 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         let mut authorizers = BTreeMap::new();
         for (auth_name, auth) in &api.authorizer {
             check_local_name(c, auth_name, "authorizer", &name);
-            let auth = auth.get_ref();
-            c.check(
-                &auth.issuer,
-                auth.issuer.get_ref().starts_with("https://"),
-                "a JWT issuer is an https:// URL",
-                "for Cognito: https://cognito-idp.<region>.amazonaws.com/<user pool id>",
-            );
-            c.check(
-                &auth.audience,
-                !auth.audience.get_ref().is_empty(),
-                "a JWT authorizer needs at least one audience",
-                "for Cognito, the app client id",
-            );
-            let identity = auth
+            let at = format!("[api.{}.authorizer.{}]", key.get_ref(), auth_name.get_ref());
+            let a = auth.get_ref();
+            let (issuer, audience, user_pool, clients) = match (&a.issuer, &a.audience, &a.user_pool, &a.clients) {
+                (None, None, Some(pool), Some(clients)) => {
+                    check_ref(c, pool, &pool_names, "user_pool");
+                    let declared = user_pools.get(pool.get_ref()).map(|p: &UserPoolSpec| p.clients.keys().cloned().collect::<BTreeSet<String>>()).unwrap_or_default();
+                    c.check(clients, !clients.get_ref().is_empty(), "a JWT authorizer needs at least one client", &format!("name clients of [user_pool.{}], e.g. clients = [\"web\"]", pool.get_ref()));
+                    for client in clients.get_ref() {
+                        if user_pools.contains_key(pool.get_ref()) && !declared.contains(client) {
+                            let list: Vec<&String> = declared.iter().collect();
+                            c.check(clients, false, format!("`{client}` is not a client of [user_pool.{}]", pool.get_ref()), &format!("declare it as [user_pool.{}.client.{client}]; declared clients: {list:?}", pool.get_ref()));
+                        }
+                    }
+                    let mut clients = clients.get_ref().clone();
+                    clients.sort();
+                    clients.dedup();
+                    (String::new(), Vec::new(), Some(pool.get_ref().clone()), clients)
+                }
+                (Some(issuer), Some(audience), None, None) => {
+                    c.check(issuer, issuer.get_ref().starts_with("https://"), "a JWT issuer is an https:// URL", "for Cognito: https://cognito-idp.<region>.amazonaws.com/<user pool id>, or name a declared pool with user_pool = \"…\"");
+                    c.check(audience, !audience.get_ref().is_empty(), "a JWT authorizer needs at least one audience", "for Cognito, the app client id");
+                    let mut audience = audience.get_ref().clone();
+                    audience.sort();
+                    audience.dedup();
+                    (issuer.get_ref().clone(), audience, None, Vec::new())
+                }
+                _ => {
+                    c.check(
+                        auth,
+                        false,
+                        format!("{at} needs either user_pool and clients, or issuer and audience"),
+                        "user_pool = \"main\" and clients = [\"web\"] for a declared [user_pool.main]; issuer = \"https://…\" and audience = [\"…\"] for an external identity provider",
+                    );
+                    (String::new(), Vec::new(), None, Vec::new())
+                }
+            };
+            let identity = a
                 .identity_source
                 .as_ref()
                 .map(|s| s.get_ref().clone())
                 .unwrap_or_else(|| "$request.header.Authorization".into());
-            if let Some(src) = &auth.identity_source {
+            if let Some(src) = &a.identity_source {
                 c.check(
                     src,
                     src.get_ref().starts_with("$request.") || src.get_ref().starts_with("$context."),
@@ -516,16 +608,9 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
                     "identity sources look like \"$request.header.Authorization\"",
                 );
             }
-            let mut audience = auth.audience.get_ref().clone();
-            audience.sort();
-            audience.dedup();
             authorizers.insert(
                 auth_name.get_ref().clone(),
-                AuthorizerSpec {
-                    issuer: auth.issuer.get_ref().clone(),
-                    audience,
-                    identity_source: identity,
-                },
+                AuthorizerSpec { issuer, audience, identity_source: identity, user_pool, clients },
             );
         }
         let stage = api.stage.map(|stage| {
@@ -660,12 +745,16 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         security_groups,
         instances,
         log_groups,
+        user_pools,
         apis,
         drift_ignore,
         lint_allow,
         positions: std::mem::take(&mut c.positions),
     }
 }
+
+/// The sign-in flows an app client may allow (ExplicitAuthFlows, without `ALLOW_`).
+const AUTH_FLOWS: &[&str] = &["USER_SRP_AUTH", "REFRESH_TOKEN_AUTH", "USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "CUSTOM_AUTH", "USER_AUTH"];
 
 fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();

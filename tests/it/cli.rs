@@ -33,7 +33,7 @@ fn the_repo_spec_validates() {
     let dir = workdir(&crate::common::seed_spec());
     let run = gwctl(dir.path(), &["validate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("is valid: 20 resources"), "{}", run.stdout);
+    assert!(run.stdout.contains("is valid: 22 resources"), "{}", run.stdout);
     assert!(!run.stdout.contains("GW001") && !run.stdout.contains("GW002"), "the backend is private: {}", run.stdout);
 }
 
@@ -92,6 +92,29 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
     ("region = \"ap-south-1\"", "region = 42", "6:10", "invalid type"),
     ("[tags]", "[tags", "8:6", ""),
 ];
+
+/// As [`BAD_SPECS`], for the seed's own user pool and the authorizer that trusts it.
+const BAD_POOL_SPECS: &[(&str, &str, &str, &str)] = &[
+    ("user_pool = \"main\"", "user_pool = \"staff\"", "57:13", "`staff` does not name a declared [user_pool.*]"),
+    ("clients   = [\"web\"]", "clients   = [\"mobile\"]", "58:13", "`mobile` is not a client of [user_pool.main]"),
+    ("clients   = [\"web\"]\n", "", "56:1", "needs either user_pool and clients, or issuer and audience"),
+    ("user_pool = \"main\"\n", "issuer = \"https://example.com\"\nuser_pool = \"main\"\n", "56:1", "needs either user_pool and clients, or issuer and audience"),
+    ("mfa                 = \"optional\"", "mfa                 = \"sms\"", "43:23", "`sms` is not an MFA setting"),
+    ("\"ADMIN_USER_PASSWORD_AUTH\"]", "\"PASSWORD\"]", "48:54", "`PASSWORD` is not an app client auth flow"),
+    ("deletion_protection = true", "deletion_protection = true\npassword_min_length = 6", "43:23", "password_min_length 6 is out of range"),
+];
+
+#[test]
+fn a_bad_user_pool_or_authorizer_reference_fails_validation_at_its_line() {
+    let seed = crate::common::repo_seed_spec();
+    for (from, to, position, message) in BAD_POOL_SPECS {
+        assert!(seed.contains(from), "seed spec lacks {from:?}");
+        let dir = workdir(&seed.replacen(from, to, 1));
+        let run = gwctl(dir.path(), &["validate"]);
+        assert_eq!(run.code, 1, "{to:?}: {}", run.stdout);
+        assert!(run.stderr.contains(&format!("gateway.toml:{position}:")) && run.stderr.contains(message), "{to:?}: expected {position} {message:?} in:\n{}", run.stderr);
+    }
+}
 
 #[test]
 fn bad_specs_fail_validation_with_file_line_column_and_make_no_aws_call() {

@@ -92,6 +92,7 @@ impl Emulator {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             apigw: aws_sdk_apigatewayv2::Client::new(&config),
             cloudmap: aws_sdk_servicediscovery::Client::new(&config),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
         }
     }
 }
@@ -110,6 +111,7 @@ pub struct Sdk {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
     pub cloudmap: aws_sdk_servicediscovery::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
 }
 
 impl Sdk {
@@ -134,17 +136,37 @@ pub struct Workdir {
     pub endpoint: String,
 }
 
-/// The repo's gateway.toml: the seed stack.
-pub fn seed_spec() -> String {
+/// The repo's gateway.toml as it is: the seed stack, its user pool
+/// protected from deletion.
+pub fn repo_seed_spec() -> String {
     std::fs::read_to_string(repo().join("gateway.toml")).expect("read gateway.toml")
+}
+
+/// The seed stack with its user pool's deletion protection off, so that a
+/// test can destroy it ([`repo_seed_spec`] is the file as it is).
+pub fn seed_spec() -> String {
+    let seed = repo_seed_spec();
+    let protected = "deletion_protection = true";
+    assert!(seed.contains(protected), "the seed protects its user pool");
+    seed.replace(protected, "deletion_protection = false")
 }
 
 /// The seed stack as the CDK project built it: the API's public HTTP
 /// integration calls the instance's public address, whose port 80 is open
-/// to the world (finding GW001). The tests of what does not depend on the
-/// integration's kind run on it.
+/// to the world (finding GW001), and the authorizer trusts a user pool made
+/// elsewhere, by the placeholder issuer and audience a user copies in
+/// (finding GW007). The tests of what depends on neither run on it.
 pub fn public_seed_spec() -> String {
     let seed = seed_spec();
+    let pool = seed.find("# Who may call the API").expect("seed has its user pool");
+    let api = seed.find("[api.main]").expect("seed has [api.main]");
+    let seed = format!("{}{}", &seed[..pool], &seed[api..]);
+    let derived = "user_pool = \"main\"\nclients   = [\"web\"]\n";
+    assert!(seed.contains(derived), "seed's authorizer names its pool");
+    let seed = seed.replace(
+        derived,
+        "issuer   = \"https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_EXAMPLE\"\naudience = [\"example-app-client-id\"]\n",
+    );
     let link = seed.find("# The backend is reachable only").expect("seed has the link group");
     let backend = seed.find("[security_group.backend]").expect("seed has the backend group");
     let public = format!("{}{}", &seed[..link], &seed[backend..]);
@@ -241,6 +263,22 @@ impl Workdir {
         let run = self.run(args);
         assert_eq!(run.code, code, "gwctl {args:?} exited {}\nstdout:\n{}\nstderr:\n{}", run.code, run.stdout, run.stderr);
         run
+    }
+
+    /// `gwctl verify --json` through the emulator's data plane for the
+    /// applied API: the exit code and each check's (ok, detail) by name.
+    pub fn verify(&self, extra: &[&str]) -> (i32, std::collections::BTreeMap<String, (bool, String)>) {
+        let endpoint = format!("{}/_dataplane/{}", self.endpoint, self.id_of("api.main"));
+        let mut args = vec!["verify", "--json", "--endpoint", endpoint.as_str(), "--log-wait", "5s"];
+        args.extend_from_slice(extra);
+        let run = self.run(&args);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("verify --json is not JSON ({e}): {}\n{}", run.stdout, run.stderr));
+        assert_eq!(report["format_version"], "1");
+        assert_eq!(report["ok"].as_bool(), Some(run.code == 0), "ok agrees with the exit code: {report}");
+        let checks = report["checks"].as_array().expect("checks").iter().map(|c| {
+            (c["name"].as_str().unwrap().to_string(), (c["ok"].as_bool().unwrap(), c["detail"].as_str().unwrap().to_string()))
+        });
+        (run.code, checks.collect())
     }
 
     pub fn plan_json(&self) -> serde_json::Value {

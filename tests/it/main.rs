@@ -12,6 +12,7 @@ mod cli;
 mod drift;
 mod ec2_stack;
 mod fuzz_spec;
+mod identity;
 mod ownership;
 mod policy;
 mod private;

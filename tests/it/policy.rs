@@ -63,9 +63,10 @@ async fn the_printed_policies_allow_every_call_and_need_every_statement() {
     let emu = Emulator::start();
     let w = Workdir::new(&emu, &seed_spec());
     let policy = |role: &str| -> Value { serde_json::from_str(&w.expect(&["iam-policy", "--role", role], 0).stdout).unwrap() };
-    let (apply, drift) = (policy("apply"), policy("drift"));
+    let (apply, drift, verify) = (policy("apply"), policy("drift"), policy("verify"));
     let mut writes = BTreeSet::new();
     let mut reads = BTreeSet::new();
+    let mut verifies = BTreeSet::new();
     let run = |args: &[&str], into: &mut BTreeSet<String>| {
         emu.control("POST", "/_emulator/calls/reset", "");
         w.expect(args, 0);
@@ -74,6 +75,8 @@ async fn the_printed_policies_allow_every_call_and_need_every_statement() {
     run(&["apply", "--auto-approve"], &mut writes);
     run(&["plan"], &mut reads);
     run(&["drift"], &mut reads);
+    let endpoint = format!("{}/_dataplane/{}", emu.endpoint(), w.id_of("api.main"));
+    run(&["verify", "--endpoint", &endpoint, "--log-wait", "5s"], &mut verifies);
     // A change of every kind: tags, a managed policy, rules, the instance type,
     // retention, an audience, the throttle, a route and its authorization.
     for (from, to) in [
@@ -82,7 +85,9 @@ async fn the_printed_policies_allow_every_call_and_need_every_statement() {
         ("port = 80, security_group = \"link\"", "port = 8080, security_group = \"link\""),
         ("instance_type   = \"t3.micro\"", "instance_type   = \"t3.small\""),
         ("retention_days = 30", "retention_days = 14"),
-        ("audience = [\"example-app-client-id\"]", "audience = [\"another-client\"]"),
+        ("clients   = [\"web\"]", "clients   = [\"web\", \"mobile\"]"),
+        ("[user_pool.main.client.web]", "[user_pool.main.client.mobile]\n\n[user_pool.main.client.web]"),
+        ("mfa                 = \"optional\"", "mfa                 = \"on\""),
         ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 50, burst = 100 }"),
         ("\"ANY /reports/{proxy+}\"     = { auth = \"cognito\" }", "\"ANY /reports/{proxy+}\"     = { auth = \"none\" }\n\"GET /version\" = { auth = \"none\" }"),
     ] {
@@ -103,6 +108,9 @@ async fn the_printed_policies_allow_every_call_and_need_every_statement() {
     for op in &reads {
         assert!(!allowing(&drift, op).is_empty(), "the drift policy does not allow {op} (made by plan or drift):\n{drift:#}");
     }
+    for op in &verifies {
+        assert!(!allowing(&verify, op).is_empty(), "the verify policy does not allow {op} (made by verify):\n{verify:#}");
+    }
     let all: BTreeSet<&String> = reads.iter().chain(&writes).collect();
     let mut needed_by: BTreeMap<String, Vec<&String>> = BTreeMap::new();
     for op in &all {
@@ -119,10 +127,16 @@ async fn the_printed_policies_allow_every_call_and_need_every_statement() {
         }
         assert!(needed_by.contains_key(sid), "statement {sid} allows no call that another statement does not: {st}");
     }
+    // verify's own statements are needed by verify's calls alone.
+    for st in verify["Statement"].as_array().unwrap().iter().filter(|st| st["Sid"].as_str().unwrap().starts_with("Verify")) {
+        let sid = st["Sid"].as_str().unwrap();
+        assert!(verifies.iter().any(|op| allowing(&verify, op) == [sid.to_string()]), "statement {sid} allows no call of verify's: {st}");
+        assert!(allowing(&apply, &list(&st["Action"])[0]).is_empty(), "the apply policy does not carry verify's {sid}");
+    }
     let actions: BTreeSet<String> = drift["Statement"].as_array().unwrap().iter().flat_map(|s| list(&s["Action"])).collect();
     // The read-only policy changes nothing.
     assert!(actions.iter().all(|a| !["Create", "Delete", "Put", "Tag", "Untag", "Register", "Deregister", "Run", "Terminate", "Modify", "Authorize", "Revoke", "POST", "PATCH", "DELETE"].iter().any(|w| a.split(':').nth(1).unwrap_or("").starts_with(w))), "{actions:?}");
-    println!("policy: {} calls checked ({} by plan and drift); {} statements", all.len(), reads.len(), apply["Statement"].as_array().unwrap().len());
+    println!("policy: {} calls checked ({} by plan and drift, {} by verify); {} statements", all.len() + verifies.len(), reads.len(), verifies.len(), apply["Statement"].as_array().unwrap().len());
 }
 
 #[test]
@@ -131,7 +145,7 @@ fn the_policies_in_docs_are_what_gwctl_prints_for_the_seed_spec() {
     std::fs::create_dir_all(dir.path().join("examples")).unwrap();
     std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/apache-user-data.sh"), dir.path().join("examples/apache-user-data.sh")).unwrap();
     std::fs::write(dir.path().join("gateway.toml"), seed_spec()).unwrap();
-    for role in ["apply", "drift"] {
+    for role in ["apply", "drift", "verify"] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwctl")).args(["iam-policy", "--role", role]).current_dir(dir.path()).output().unwrap();
         let printed = String::from_utf8(out.stdout).unwrap();
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/iam-policy-{role}.json"));

@@ -188,7 +188,9 @@ async fn the_seed_stack_applies_updates_and_destroys_under_realism() {
         ("port = 80, security_group = \"link\"", "port = 8080, security_group = \"link\""),
         ("instance_type   = \"t3.micro\"", "instance_type   = \"t3.small\""),
         ("retention_days = 30", "retention_days = 14"),
-        ("audience = [\"example-app-client-id\"]", "audience = [\"example-app-client-id\", \"second-client\"]"),
+        ("clients   = [\"web\"]", "clients   = [\"web\", \"mobile\"]"),
+        ("[user_pool.main.client.web]", "[user_pool.main.client.mobile]\n\n[user_pool.main.client.web]"),
+        ("mfa                 = \"optional\"", "mfa                 = \"on\""),
         ("throttle    = { rate = 100, burst = 200 }", "throttle    = { rate = 50, burst = 100 }\ndetailed_metrics = true"),
         ("\"GET /health\"               = { auth = \"none\" }", "\"GET /health\"               = { auth = \"none\" }\n\"GET /version\"              = { auth = \"none\" }"),
         ("\"ANY /reports/{proxy+}\"     = { auth = \"cognito\" }", "\"ANY /reports/{proxy+}\"     = { auth = \"none\" }"),
@@ -347,7 +349,8 @@ async fn the_stack_applies_on_amazon_linux_2023_with_no_end_of_life_finding() {
     let emu = Emulator::start();
     let sdk = emu.sdk().await;
     let seed = seed_spec();
-    let w = Workdir::new(&emu, &seed.replace("/aws/service/ami-amazon-linux-latest/amzn2-ami-kernel-5.10-hvm-x86_64-gp2", AL2023));
+    // The public seed: its placeholder issuer is a finding (GW007) that every plan must carry.
+    let w = Workdir::new(&emu, &public_seed_spec().replace("/aws/service/ami-amazon-linux-latest/amzn2-ami-kernel-5.10-hvm-x86_64-gp2", AL2023));
     let before = Workdir::new(&emu, &seed).expect(&["validate", "--json"], 0).stdout;
     assert!(before.contains("\"GW009\""), "Amazon Linux 2 is flagged: {before}");
     let validate: serde_json::Value = serde_json::from_str(&w.expect(&["validate", "--json"], 0).stdout).unwrap();

@@ -63,7 +63,7 @@ fn plan_apply_replan_and_drift_read_as_recorded() {
 #[test]
 fn the_seeds_private_plan_reads_as_recorded() {
     let emu = Emulator::start();
-    let w = Workdir::new(&emu, &seed_spec());
+    let w = Workdir::new(&emu, &repo_seed_spec());
     assert_snapshot("plan_seed_from_nothing", &w.expect(&["plan"], 0).stdout);
 }
 

@@ -47,19 +47,54 @@ pub fn address(api: &str, name: &str) -> String {
 /// One node per authorizer of each API, after the API.
 pub fn nodes(spec: &Spec) -> Vec<Node> {
     let per_api = spec.apis.iter().flat_map(|(api, a)| a.authorizers.keys().map(move |name| (api, name)));
-    per_api.map(|(api, name)| Node::new(address(api, name), KIND, vec![super::api::address(api)], Source::part(api, name))).collect()
+    per_api
+        .map(|(api, name)| {
+            let mut deps = vec![super::api::address(api)];
+            if let Some(auth) = spec.apis.get(api).and_then(|a| a.authorizers.get(name)) {
+                deps.extend(pool_addresses(auth));
+            }
+            Node::new(address(api, name), KIND, deps, Source::part(api, name))
+        })
+        .collect()
+}
+
+/// The user pool and clients an authorizer's issuer and audience come from.
+fn pool_addresses(auth: &crate::spec::AuthorizerSpec) -> Vec<String> {
+    let Some(pool) = &auth.user_pool else { return Vec::new() };
+    let clients = auth.clients.iter().map(|c| crate::provider::cognito::client::address(pool, c));
+    std::iter::once(crate::provider::cognito::user_pool::address(pool)).chain(clients).collect()
 }
 
 pub fn desired(env: &Env, node: &Node) -> Attrs {
     let (api, name) = (&node.source.name, node.source.part.as_deref().unwrap_or_default());
     let Some(auth) = env.spec.apis.get(api).and_then(|a| a.authorizers.get(name)) else { return Attrs::new() };
+    let (issuer, audience) = match &auth.user_pool {
+        None => (json!(auth.issuer), json!(auth.audience)),
+        Some(pool) => {
+            let id = env.id(&crate::provider::cognito::user_pool::address(pool));
+            let issuer = match id.as_str() {
+                Some(id) if !is_unknown(&json!(id)) => json!(crate::provider::cognito::issuer(&env.spec.region, id)),
+                _ => json!(UNKNOWN),
+            };
+            let clients: Vec<Value> = auth.clients.iter().map(|c| env.id(&crate::provider::cognito::client::address(pool, c))).collect();
+            let audience = match clients.iter().any(is_unknown) {
+                true => json!(UNKNOWN),
+                false => {
+                    let mut ids: Vec<&str> = clients.iter().filter_map(Value::as_str).collect();
+                    ids.sort();
+                    json!(ids)
+                }
+            };
+            (issuer, audience)
+        }
+    };
     json!({
         "api_id": env.id(&super::api::address(api)),
         "name": name,
         "type": "JWT",
         "identity_source": [auth.identity_source],
-        "issuer": auth.issuer,
-        "audience": auth.audience,
+        "issuer": issuer,
+        "audience": audience,
     })
     .as_object()
     .cloned()

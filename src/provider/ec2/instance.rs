@@ -406,6 +406,7 @@ async fn read_ids(aws: &Aws, ids: &[String]) -> Result<HashMap<String, Option<At
             "public_ip": i.public_ip_address(),
             "public_dns": i.public_dns_name(),
             "private_ip": i.private_ip_address(),
+            "key_name": i.key_name(),
             "tags": tags_value(i.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or("")))),
         });
         out.insert(id.to_string(), attrs.as_object().cloned());
@@ -562,6 +563,7 @@ resource_kind!(Instance, KIND, create(aws, address, want, token) => create(aws, 
                 vec!["*".into()],
             ),
             Grant::read("SsmPublicAmiParameters", &["ssm:GetParameter"], vec![format!("arn:{}:ssm:{}::parameter/aws/service/*", crate::provider::aws::partition(&spec.region), spec.region)]),
+            Grant::verify("VerifySsmStatus", &["ssm:DescribeInstanceInformation"], vec!["*".into()]),
             Grant::write(
                 "Ec2InstancesWrite",
                 &[

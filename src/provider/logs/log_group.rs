@@ -146,6 +146,7 @@ resource_kind!(LogGroup, KIND, create(aws, address, want, _token) => create(aws,
         vec![
             Grant::read("LogsDescribe", &["logs:DescribeLogGroups"], vec![format!("arn:{p}:logs:{r}:*:log-group:*")]),
             Grant::read("LogsRead", &["logs:ListTagsForResource"], groups.clone()),
+            Grant::verify("VerifyAccessLogLines", &["logs:FilterLogEvents"], groups.clone()),
             Grant::write("LogsWrite", &["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource"], groups),
         ]
     }

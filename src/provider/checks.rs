@@ -1,0 +1,119 @@
+//! What `gwctl verify` asks AWS beyond the kinds' own reads: a throwaway
+//! user's token, the instance's standing in Systems Manager, and the access
+//! log lines of the requests it made.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, MessageActionType};
+
+use crate::provider::aws::{err, Aws, AwsError};
+
+/// A user made for one verification, signed in; removed with [`remove_user`].
+pub struct ThrowawayUser {
+    pub pool_id: String,
+    pub username: String,
+    pub access_token: String,
+}
+
+/// Makes a user in the pool (no invitation sent), gives it a random
+/// permanent password that meets any password policy, and signs it in
+/// through `client_id` with ADMIN_USER_PASSWORD_AUTH (which needs AWS
+/// credentials, not only the client id). The user is removed again when
+/// signing in fails.
+pub async fn throwaway_user(aws: &Aws, pool_id: &str, client_id: &str) -> Result<ThrowawayUser, AwsError> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let username = format!("gwctl-verify-{}", &tag[..12]);
+    let password = format!("Gw1!{}{}zZ9#", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    aws.cognito
+        .admin_create_user()
+        .user_pool_id(pool_id)
+        .username(&username)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .map_err(err("cognito-idp:AdminCreateUser"))?;
+    let signed_in = async {
+        aws.cognito
+            .admin_set_user_password()
+            .user_pool_id(pool_id)
+            .username(&username)
+            .password(&password)
+            .permanent(true)
+            .send()
+            .await
+            .map_err(err("cognito-idp:AdminSetUserPassword"))?;
+        let out = aws
+            .cognito
+            .admin_initiate_auth()
+            .user_pool_id(pool_id)
+            .client_id(client_id)
+            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", &username)
+            .auth_parameters("PASSWORD", &password)
+            .send()
+            .await
+            .map_err(err("cognito-idp:AdminInitiateAuth"))?;
+        match out.authentication_result().and_then(|r| r.access_token()) {
+            Some(token) => Ok(token.to_string()),
+            None => Err(AwsError::other(
+                "cognito-idp:AdminInitiateAuth",
+                format!(
+                    "the pool answered with the challenge {} instead of tokens (MFA required?); pass a token with --token-env",
+                    out.challenge_name().map(|c| c.as_str()).unwrap_or("?")
+                ),
+            )),
+        }
+    };
+    match signed_in.await {
+        Ok(access_token) => Ok(ThrowawayUser { pool_id: pool_id.to_string(), username, access_token }),
+        Err(e) => {
+            let _ = remove_user(aws, pool_id, &username).await;
+            Err(e)
+        }
+    }
+}
+
+pub async fn remove_user(aws: &Aws, pool_id: &str, username: &str) -> Result<(), AwsError> {
+    match aws.cognito.admin_delete_user().user_pool_id(pool_id).username(username).send().await.map_err(err("cognito-idp:AdminDeleteUser")) {
+        Err(e) if !e.is("UserNotFoundException") => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The instance's ping status in Systems Manager (`Online`,
+/// `ConnectionLost`, …), or `None` when its agent never registered.
+pub async fn ssm_status(aws: &Aws, instance_id: &str) -> Result<Option<(String, Option<String>)>, AwsError> {
+    let filter = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
+        .key("InstanceIds")
+        .values(instance_id)
+        .build()
+        .map_err(|e| AwsError::other("ssm:DescribeInstanceInformation", e.to_string()))?;
+    let out = aws.ssm.describe_instance_information().filters(filter).send().await.map_err(err("ssm:DescribeInstanceInformation"))?;
+    Ok(out
+        .instance_information_list()
+        .iter()
+        .find(|i| i.instance_id() == Some(instance_id))
+        .map(|i| (i.ping_status().map(|p| p.as_str().to_string()).unwrap_or_default(), i.agent_version().map(str::to_string))))
+}
+
+/// Waits up to `wait` for log events naming each of `request_ids` to reach
+/// `group` (from `since`, epoch ms); the ids found, and how long it took.
+pub async fn find_log_lines(aws: &Aws, group: &str, since: i64, request_ids: &[String], wait: Duration) -> Result<(HashSet<String>, Duration), AwsError> {
+    let started = Instant::now();
+    let mut found = HashSet::new();
+    loop {
+        let mut pages = aws.logs.filter_log_events().log_group_name(group).start_time(since).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(err("logs:FilterLogEvents"))?;
+            for event in page.events() {
+                let message = event.message().unwrap_or_default();
+                found.extend(request_ids.iter().filter(|id| message.contains(id.as_str())).cloned());
+            }
+        }
+        if found.len() == request_ids.len() || started.elapsed() >= wait {
+            return Ok((found, started.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_secs(2).min(wait.saturating_sub(started.elapsed()))).await;
+    }
+}
