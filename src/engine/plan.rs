@@ -234,7 +234,10 @@ pub fn plan(
                             target: Some(Known { id: r.id.clone(), attrs }),
                             ..change
                         },
-                        None => change,
+                        None => match provider::of(r.kind).delete_refused(&r.address, attrs) {
+                            Some(why) => Change { reason: Some(why), ..change },
+                            None => change,
+                        },
                     })
                 }
             }

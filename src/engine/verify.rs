@@ -407,7 +407,10 @@ async fn backend_private(
             let covers = protocol == "-1" || (protocol == "tcp" && from <= port && port <= to);
             let source = rule.get("cidr").and_then(Value::as_str).unwrap_or_default();
             match (covers, source.starts_with("sg-")) {
-                (true, true) => sources.push(source.to_string()),
+                (true, true) => sources.push(match by_id.get(source) {
+                    Some((address, _)) => format!("{source} ({address})"),
+                    None => source.to_string(),
+                }),
                 (true, false) => open.push(format!("{label} admits {} from {source}", if protocol == "-1" { "all traffic".to_string() } else { format!("tcp {port}") })),
                 _ => {}
             }

@@ -168,6 +168,12 @@ pub(crate) trait ResourceKind: Sync {
         None
     }
 
+    /// Why AWS will refuse to delete the resource as `attrs` describe it
+    /// (deletion protection), for the plan to say beforehand.
+    fn delete_refused(&self, _address: &str, _attrs: &Attrs) -> Option<String> {
+        None
+    }
+
     /// Kinds whose updates and deletes must finish before a resource of this
     /// kind that the state does not record is deleted (AWS refuses to delete
     /// what they still use).

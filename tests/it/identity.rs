@@ -65,6 +65,7 @@ async fn the_seed_makes_its_own_pool_and_verify_proves_the_stack_then_destroy_st
 
     // Destroy deletes everything else and stops at the protected pool, saying how to go on.
     let run = w.expect(&["destroy", "--auto-approve"], 1);
+    assert!(run.stdout.contains("user_pool.main (user_pool) will be destroyed (deletion protection is on: AWS will refuse"), "the plan says so first: {}", run.stdout);
     assert!(run.stderr.contains("set deletion_protection = false under [user_pool.main]"), "{}", run.stderr);
     assert!(run.stderr.contains("gwctl state rm user_pool.main"), "{}", run.stderr);
     let left: Vec<String> = w.state()["resources"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap().to_string()).collect();

@@ -269,6 +269,11 @@ resource_kind!(UserPool, KIND, create(aws, address, want, _token) => create(aws,
         })
     }
 
+    fn delete_refused(&self, address: &str, attrs: &Attrs) -> Option<String> {
+        (attrs.get("deletion_protection").and_then(Value::as_bool) != Some(false))
+            .then(|| format!("deletion protection is on: AWS will refuse; deletion_protection = false under [{address}] allows it"))
+    }
+
     fn grants(&self, spec: &Spec) -> Vec<Grant> {
         let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
         let pools = vec![format!("arn:{p}:cognito-idp:{r}:*:userpool/*")];
