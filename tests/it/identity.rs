@@ -234,3 +234,30 @@ async fn drift_sees_a_client_changed_and_a_lost_state_adopts_the_pool_and_its_cl
     let clients = sdk.cognito.list_user_pool_clients().user_pool_id(&pool).send().await.unwrap();
     assert_eq!(clients.user_pool_clients().len(), 1, "one client");
 }
+
+#[tokio::test]
+async fn a_pool_of_the_same_name_made_elsewhere_is_never_adopted_changed_or_deleted() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    // The pool the stack used before it declared its own, with a real user in it.
+    let before = sdk.cognito.create_user_pool().pool_name("job-work-planner").send().await.unwrap();
+    let theirs = before.user_pool().unwrap().id().unwrap().to_string();
+    sdk.cognito.admin_create_user().user_pool_id(&theirs).username("planner").send().await.unwrap();
+
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let ours = w.id_of("user_pool.main");
+    assert_ne!(ours, theirs, "a pool of its own, not the one found by name");
+    std::fs::remove_file(w.state_path()).unwrap();
+    let plan = w.plan_json();
+    assert!(actions(&plan).iter().all(|(_, a)| a == "no-op"), "after a lost state its own pool is found by tags: {plan}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    assert_eq!(w.id_of("user_pool.main"), ours);
+    w.expect(&["destroy", "--auto-approve"], 0);
+
+    let left = sdk.cognito.describe_user_pool().user_pool_id(&theirs).send().await.unwrap();
+    assert!(left.user_pool().unwrap().user_pool_tags().is_none_or(|t| t.is_empty()), "never tagged as ours");
+    let users = sdk.cognito.list_users().user_pool_id(&theirs).send().await.unwrap();
+    assert_eq!(users.users().len(), 1, "its user is untouched");
+    assert!(sdk.cognito.describe_user_pool().user_pool_id(&ours).send().await.is_err(), "ours is gone");
+}

@@ -164,17 +164,15 @@ async fn list(aws: &Aws) -> Result<Vec<(String, String)>, AwsError> {
 }
 
 /// The pool named as `want` names it that carries this project's and
-/// address's tags; failing that, one of that name (someone else's).
+/// address's tags. Another pool of that name (the one the stack used before
+/// it declared its own, another project's) is not in the way: Cognito
+/// allows many pools of one name, and gwctl makes its own beside it.
 pub async fn find(aws: &Aws, _address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
     let name = s(want, "name");
     let same_name: Vec<String> = list(aws).await?.into_iter().filter(|(_, n)| n == name).map(|(id, _)| id).collect();
     let read = futures::future::try_join_all(same_name.iter().map(|id| read_one(aws, id))).await?;
-    let found: Vec<Known> = same_name.into_iter().zip(read).filter_map(|(id, attrs)| Some(Known { id, attrs: attrs? })).collect();
-    let ours = found.iter().position(|k| made_for(&k.attrs, want));
-    Ok(match ours {
-        Some(i) => found.into_iter().nth(i),
-        None => found.into_iter().next(),
-    })
+    let mut found = same_name.into_iter().zip(read).filter_map(|(id, attrs)| Some(Known { id, attrs: attrs? }));
+    Ok(found.find(|k| made_for(&k.attrs, want)))
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
