@@ -164,6 +164,22 @@ CONFIG = {
 CALLS: Counter = Counter()
 
 
+# --- Public addresses ----------------------------------------------------------
+# moto gives instances addresses in 54.214.0.0/16, which belong to someone on
+# the internet: a test that connects to an instance's public address (gwctl
+# verify does, to prove the backend is not reachable around the gateway)
+# would reach a stranger. They come from TEST-NET-3 instead (RFC 5737:
+# reserved for documentation, never routed).
+from moto.ec2.models import elastic_network_interfaces as ec2_eni_models  # noqa: E402
+
+
+def documentation_public_ip():
+    return f"203.0.113.{random.randrange(1, 255)}"
+
+
+ec2_eni_models.random_public_ip = documentation_public_ip
+
+
 # --- IAM eventual consistency -------------------------------------------------
 # AWS: a new instance profile is not usable by EC2 for several seconds after
 # CreateInstanceProfile returns. RunInstances naming it fails meanwhile with
@@ -1107,6 +1123,10 @@ def update_user_pool(self, user_pool_id, extended_config):
     pool = self.describe_user_pool(user_pool_id)
     pool.deletion_protection = extended_config.get("DeletionProtection") or "INACTIVE"
     pool.mfa_config = extended_config.get("MfaConfiguration") or "OFF"
+    # UpdateUserPool's PoolName renames the pool (UpdateUserPool API reference);
+    # moto keeps the old name.
+    if extended_config.get("PoolName"):
+        pool.name = extended_config["PoolName"]
     if "UserPoolTags" in extended_config:
         pool.emulator_tags = dict(extended_config["UserPoolTags"] or {})
     pool.last_modified_date = cognito_models.utcnow()

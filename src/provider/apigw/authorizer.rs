@@ -71,11 +71,7 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
     let (issuer, audience) = match &auth.user_pool {
         None => (json!(auth.issuer), json!(auth.audience)),
         Some(pool) => {
-            let id = env.id(&crate::provider::cognito::user_pool::address(pool));
-            let issuer = match id.as_str() {
-                Some(id) if !is_unknown(&json!(id)) => json!(crate::provider::cognito::issuer(&env.spec.region, id)),
-                _ => json!(UNKNOWN),
-            };
+            let issuer = env.attr(&crate::provider::cognito::user_pool::address(pool), "issuer");
             let clients: Vec<Value> = auth.clients.iter().map(|c| env.id(&crate::provider::cognito::client::address(pool, c))).collect();
             let audience = match clients.iter().any(is_unknown) {
                 true => json!(UNKNOWN),

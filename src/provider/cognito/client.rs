@@ -185,4 +185,10 @@ resource_kind!(UserPoolClient, KIND, create(aws, address, want, _token) => creat
     fn natural_key(&self, attrs: &Attrs) -> Option<String> {
         attrs.get("name").and_then(Value::as_str).map(str::to_string)
     }
+
+    /// `user_pool_client.<pool>.<name>`, as a declared client is addressed.
+    fn unmanaged_address(&self, parent: &str, id: &str, attrs: &Attrs) -> String {
+        let pool = parent.split_once('.').map(|(_, n)| n).unwrap_or(parent);
+        address(pool, self.natural_key(attrs).filter(|k| !k.is_empty()).as_deref().unwrap_or(id))
+    }
 );

@@ -4,9 +4,15 @@
 pub(crate) mod client;
 pub(crate) mod user_pool;
 
-/// The issuer of the tokens a user pool signs, as JWT authorizers name it.
-pub fn issuer(region: &str, pool_id: &str) -> String {
-    format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}")
+/// The issuer of the tokens a user pool signs, as JWT authorizers name it:
+/// `https://cognito-idp.<region>.amazonaws.com/<pool id>`, or with the
+/// pool's issuer configuration UPDATED, `https://issuer-cognito-idp.…`
+/// (IssuerConfigurationType, Cognito API reference). A pool id starts with
+/// its region.
+pub fn issuer(pool_id: &str, updated: bool) -> String {
+    let region = pool_id.split_once('_').map(|(r, _)| r).unwrap_or_default();
+    let host = if updated { "issuer-cognito-idp" } else { "cognito-idp" };
+    format!("https://{host}.{region}.amazonaws.com/{pool_id}")
 }
 
 /// The SDK configuration for creates that must not be repeated blindly:

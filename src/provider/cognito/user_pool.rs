@@ -57,9 +57,11 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
 
 fn observed(p: &UserPoolType) -> Attrs {
     let policy = p.policies().and_then(|p| p.password_policy());
+    let updated = p.issuer_configuration().and_then(|c| c.r#type()).is_some_and(|t| t.as_str() == "UPDATED");
     json!({
         "name": p.name(),
         "arn": p.arn(),
+        "issuer": p.id().map(|id| super::issuer(id, updated)),
         "deletion_protection": p.deletion_protection() == Some(&DeletionProtectionType::Active),
         "mfa": p.mfa_configuration().map(|m| m.as_str()).unwrap_or("OFF"),
         "self_sign_up": !p.admin_create_user_config().is_some_and(|c| c.allow_admin_create_user_only()),
@@ -180,9 +182,12 @@ pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Optio
     Ok(futures::future::try_join_all(reads).await?.into_iter().collect())
 }
 
-/// UpdateUserPool sets every setting it is not given back to its default,
-/// so it is always sent whole; MFA by authenticator app is switched with
-/// SetUserPoolMfaConfig, before the pool requires it and after it stops.
+/// UpdateUserPool sets every setting it is not given back to its default
+/// ("If you don't provide a value for an attribute, Amazon Cognito sets it
+/// to its default value"), so the pool is read first and every setting
+/// gwctl does not manage (triggers, verified attributes, messages, email
+/// and SMS configuration, …) is sent back as it is. MFA by authenticator
+/// app is switched with SetUserPoolMfaConfig, before the pool requires it.
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
     let mfa = UserPoolMfaType::from(s(after, "mfa"));
     if changed(before, after, "mfa") {
@@ -195,16 +200,41 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .await
             .map_err(err("cognito-idp:SetUserPoolMfaConfig"))?;
     }
-    let settings = ["deletion_protection", "password_policy", "self_sign_up"];
+    let settings = ["name", "deletion_protection", "password_policy", "self_sign_up"];
     if settings.iter().any(|k| changed(before, after, k)) {
+        let out = aws.cognito.describe_user_pool().user_pool_id(id).send().await.map_err(err("cognito-idp:DescribeUserPool"))?;
+        let Some(p) = out.user_pool() else { return Err(AwsError::other("cognito-idp:DescribeUserPool", format!("user pool {id} vanished while being updated"))) };
+        let admin = AdminCreateUserConfigType::builder()
+            .set_invite_message_template(p.admin_create_user_config().and_then(|c| c.invite_message_template()).cloned())
+            .allow_admin_create_user_only(!after.get("self_sign_up").and_then(Value::as_bool).unwrap_or(false))
+            .build();
+        let mut policies = policies(after);
+        if let Some(sign_in) = p.policies().and_then(|p| p.sign_in_policy()) {
+            policies = UserPoolPolicyType::builder().set_password_policy(policies.password_policy().cloned()).sign_in_policy(sign_in.clone()).build();
+        }
         aws.cognito
             .update_user_pool()
             .user_pool_id(id)
-            .policies(policies(after))
+            .pool_name(s(after, "name"))
+            .policies(policies)
             .deletion_protection(protection(after))
-            .admin_create_user_config(admin_only(after))
+            .admin_create_user_config(admin)
             .mfa_configuration(mfa)
-            .set_user_pool_tags(Some(tag_pairs(after).into_iter().collect()))
+            .set_user_pool_tags(p.user_pool_tags().cloned())
+            .set_lambda_config(p.lambda_config().cloned())
+            .set_auto_verified_attributes(Some(p.auto_verified_attributes().to_vec()).filter(|v| !v.is_empty()))
+            .set_sms_verification_message(p.sms_verification_message().map(str::to_string))
+            .set_email_verification_message(p.email_verification_message().map(str::to_string))
+            .set_email_verification_subject(p.email_verification_subject().map(str::to_string))
+            .set_verification_message_template(p.verification_message_template().cloned())
+            .set_sms_authentication_message(p.sms_authentication_message().map(str::to_string))
+            .set_user_attribute_update_settings(p.user_attribute_update_settings().cloned())
+            .set_device_configuration(p.device_configuration().cloned())
+            .set_email_configuration(p.email_configuration().cloned())
+            .set_sms_configuration(p.sms_configuration().cloned())
+            .set_user_pool_add_ons(p.user_pool_add_ons().cloned())
+            .set_account_recovery_setting(p.account_recovery_setting().cloned())
+            .set_user_pool_tier(p.user_pool_tier().cloned())
             .send()
             .await
             .map_err(err("cognito-idp:UpdateUserPool"))?;
