@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::model::{s, strings, Attrs};
-use crate::provider::apigw::{api, stage};
+use crate::provider::apigw::{api, route, stage};
 use crate::provider::aws::Aws;
 use crate::provider::checks::{self, ThrowawayUser};
 use crate::provider::cognito;
@@ -125,12 +125,37 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
     };
 
     // Public routes answer without a token.
-    let public: Vec<(&String, (String, String))> = a.routes.iter().filter(|(_, r)| r.authorizer.is_none()).filter_map(|(k, _)| Some((k, probe_request(k)?))).collect();
+    let public: Vec<(&String, (String, String))> = a.routes.iter().filter(|(_, r)| r.authorizer.is_none()).map(|(k, _)| (k, probe_request(k))).collect();
     let answers = futures::future::join_all(public.iter().map(|(_, (method, path))| http.send(method, format!("{base}{path}"), vec![]))).await;
     for ((key, (method, path)), answer) in public.iter().zip(&answers) {
         note(answer);
-        let ok = answer.as_ref().is_ok_and(|x| (200..400).contains(&x.status));
+        let ok = answer.as_ref().is_ok_and(from_backend);
         checks.push(Check::new(format!("public {key}"), ok, format!("{method} {path} without a token: {}", seen(answer))));
+    }
+
+    // Routes the live API has that the spec does not declare: nothing the
+    // spec promises covers them.
+    let api_id = state.get(&api::address(name)).map(|r| r.id.clone()).unwrap_or_default();
+    match crate::provider::of(route::KIND).list_in(aws, &api_id).await {
+        Err(e) => checks.push(Check::new("routes", false, format!("listing the API's routes: {e}"))),
+        Ok(listed) => {
+            let undeclared: Vec<(String, String)> = listed
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(_, attrs)| (s(&attrs, "route_key").to_string(), s(&attrs, "authorization_type").to_string()))
+                .filter(|(key, _)| !a.routes.contains_key(key))
+                .collect();
+            for (key, auth) in undeclared {
+                let (method, path) = probe_request(&key);
+                let answer = http.send(&method, format!("{base}{path}"), vec![]).await;
+                note(&answer);
+                checks.push(Check::new(
+                    format!("undeclared {key}"),
+                    false,
+                    format!("in the live API (authorization {auth}) but not in the spec; {method} {path} without a token: {}", seen(&answer)),
+                ));
+            }
+        }
     }
 
     // Tokens: one per authorizer the routes use.
@@ -142,7 +167,7 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
         let token = match (&opts.token_env, &auth.user_pool) {
             (Some(var), _) => match std::env::var(var) {
                 Ok(t) if !t.trim().is_empty() => {
-                    checks.push(Check::new(format!("token {auth_name}"), true, format!("from ${var}")));
+                    checks.push(Check::new(format!("token {auth_name}"), true, format!("from ${var} (the routes below show whether it is valid)")));
                     Ok(t.trim().trim_start_matches("Bearer ").to_string())
                 }
                 _ => Err(format!("--token-env {var}: the variable is not set")),
@@ -168,9 +193,37 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
         tokens.insert(auth_name, token);
     }
 
+    // Each authorizer trusts exactly the issuer and audience the spec names.
+    for auth_name in tokens.keys() {
+        let Some(auth) = a.authorizers.get(*auth_name) else { continue };
+        let (issuer, mut audience) = match &auth.user_pool {
+            None => (auth.issuer.clone(), auth.audience.clone()),
+            Some(pool) => {
+                let id = |address: String| state.get(&address).map(|r| r.id.clone()).unwrap_or_default();
+                let clients = auth.clients.iter().map(|c| id(cognito::client::address(pool, c))).collect();
+                let issuer = live.get(&cognito::user_pool::address(pool)).map(|p| s(p, "issuer").to_string()).unwrap_or_default();
+                (issuer, clients)
+            }
+        };
+        audience.sort();
+        let address = crate::provider::apigw::authorizer::address(name, auth_name);
+        checks.push(match live.get(&address) {
+            None => Check::new(format!("authorizer {auth_name}"), false, format!("{address} is not in AWS")),
+            Some(l) => {
+                let (live_issuer, mut live_audience) = (s(l, "issuer").to_string(), strings(l, "audience"));
+                live_audience.sort();
+                let ok = live_issuer == issuer && live_audience == audience;
+                let detail = match ok {
+                    true => format!("trusts {issuer}, audience {}: the spec's", audience.join(", ")),
+                    false => format!("trusts {live_issuer}, audience {}; the spec's are {issuer}, audience {}", live_audience.join(", "), audience.join(", ")),
+                };
+                Check::new(format!("authorizer {auth_name}"), ok, detail)
+            }
+        });
+    }
+
     // Protected routes: refused without a valid token, passed on with one.
-    let protected: Vec<(&String, &str, (String, String))> =
-        a.routes.iter().filter_map(|(k, r)| Some((k, r.authorizer.as_deref()?, probe_request(k)?))).collect();
+    let protected: Vec<(&String, &str, (String, String))> = a.routes.iter().filter_map(|(k, r)| Some((k, r.authorizer.as_deref()?, probe_request(k)))).collect();
     let runs = protected.iter().map(|(_, auth, (method, path))| {
         let valid = tokens.get(auth).and_then(|t| t.as_ref().ok()).cloned();
         let issuer = a.authorizers.get(*auth).map(|x| x.issuer.clone()).unwrap_or_default();
@@ -179,15 +232,16 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
             let (forged, expired) = counterfeits(valid.as_deref(), &issuer);
             let bearer = |t: &str| vec![("authorization", format!("Bearer {t}"))];
             let (none, forged, expired) = futures::join!(http.send(method, url.clone(), vec![]), http.send(method, url.clone(), bearer(&forged)), http.send(method, url.clone(), bearer(&expired)));
+            // A valid token would let a request that changes data through.
             let valid = match &valid {
-                Some(t) => Some(http.send(method, url.clone(), bearer(t)).await),
-                None => None,
+                Some(t) if SAFE_METHODS.contains(&method.as_str()) => Some(http.send(method, url.clone(), bearer(t)).await),
+                _ => None,
             };
             (none, forged, expired, valid)
         }
     });
     let results = futures::future::join_all(runs).await;
-    for ((key, _, (method, path)), (none, forged, expired, valid)) in protected.iter().zip(results) {
+    for ((key, auth, (method, path)), (none, forged, expired, valid)) in protected.iter().zip(results) {
         for answer in [&none, &forged, &expired] {
             note(answer);
         }
@@ -195,10 +249,16 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
             note(v);
         }
         let refused = |x: &Result<Answer, String>| x.as_ref().is_ok_and(|x| x.status == 401);
-        let passed = valid.as_ref().is_some_and(|v| v.as_ref().is_ok_and(|x| reached_backend(x.status)));
+        let has_token = tokens.get(*auth).is_some_and(|t| t.is_ok());
+        let unsafe_method = !SAFE_METHODS.contains(&method.as_str());
+        let passed = match &valid {
+            Some(v) => v.as_ref().is_ok_and(from_backend),
+            None => unsafe_method && has_token,
+        };
         let ok = refused(&none) && refused(&forged) && refused(&expired) && passed;
         let valid_seen = match &valid {
             Some(v) => status_of(v),
+            None if unsafe_method && has_token => format!("not sent ({method} would change data)"),
             None => "not tried (no token)".into(),
         };
         let detail = format!(
@@ -219,10 +279,12 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
     // The backend takes requests only through the gateway.
     let backend = live.get(&instance::address(&a.backend));
     let reference = public.iter().zip(&answers).find_map(|((_, (_, path)), answer)| Some((path.clone(), answer.as_ref().ok()?.clone())));
-    checks.push(backend_private(aws, state, live, backend, a, reference).await);
+    let link_groups = live.get(&crate::provider::apigw::vpc_link::address(name)).map(|l| strings(l, "security_group_ids")).unwrap_or_default();
+    checks.push(backend_private(aws, state, live, backend, a, &link_groups, reference).await);
 
     // Access logs of the requests just made.
     checks.push(match stage_live.map(|st| s(st, "access_log_destination")).filter(|d| !d.is_empty()) {
+        None if stage_live.is_none() => Check::new("access logs", false, format!("{} is not in AWS: the API serves nothing", stage::address(name))),
         None => Check::new("access logs", false, format!("stage {stage_name} writes no access logs: requests go unrecorded")),
         Some(arn) => {
             let group = arn.split_once(":log-group:").map(|(_, g)| g.trim_end_matches(":*")).unwrap_or(arn).to_string();
@@ -263,42 +325,72 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
         }
     }
 
-    // The stage's throttle is the spec's.
+    // The stage's throttle is the spec's, for every route.
     if let Some(want) = &a.stage {
         let rate = stage_live.and_then(|st| st.get("throttle_rate")).and_then(Value::as_f64);
         let burst = stage_live.and_then(|st| st.get("throttle_burst")).and_then(Value::as_i64);
-        let ok = rate == Some(want.throttle_rate) && burst == Some(want.throttle_burst as i64);
+        let overrides = match stage_live {
+            Some(_) => checks::route_throttles(aws, &api_id, &stage_name).await,
+            None => Ok(Vec::new()),
+        };
         let shown = |v: Option<String>| v.unwrap_or_else(|| "unset".into());
-        checks.push(Check::new(
-            "throttle",
-            ok,
-            format!(
+        let stage_ok = rate == Some(want.throttle_rate) && burst == Some(want.throttle_burst as i64);
+        let mut detail = match stage_live {
+            None => format!("{} is not in AWS", stage::address(name)),
+            Some(_) => format!(
                 "stage {stage_name}: {} requests/s, burst {} (spec: {}, {})",
                 shown(rate.map(|r| r.to_string())),
                 shown(burst.map(|b| b.to_string())),
                 want.throttle_rate,
                 want.throttle_burst
             ),
-        ));
+        };
+        let ok = match &overrides {
+            Ok(routes) if routes.is_empty() => stage_ok,
+            Ok(routes) => {
+                let each: Vec<String> = routes.iter().map(|(key, r, b)| format!("{key}: {} requests/s, burst {}", shown(r.map(|r| r.to_string())), shown(b.map(|b| b.to_string())))).collect();
+                detail.push_str(&format!("; overridden for {}", each.join("; ")));
+                false
+            }
+            Err(e) => {
+                detail.push_str(&format!("; route settings unread: {e}"));
+                false
+            }
+        };
+        checks.push(Check::new("throttle", ok, detail));
         if opts.throttle {
             checks.push(throttle_fires(http, &base, a, want.throttle_rate, want.throttle_burst).await);
         }
     }
 }
 
+/// Methods that change nothing by HTTP's definition: only these carry a valid token.
+const SAFE_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+
 /// A concrete request for a route key: `ANY` as GET, each path variable
-/// (greedy or not) filled in. `$default` is not probed.
-fn probe_request(route_key: &str) -> Option<(String, String)> {
-    let (method, path) = route_key.split_once(' ')?;
+/// (greedy or not) filled in; `$default` as a GET of a path no declared
+/// route matches.
+fn probe_request(route_key: &str) -> (String, String) {
+    let Some((method, path)) = route_key.split_once(' ') else { return ("GET".into(), format!("/{PROBE_SEGMENT}-unmatched")) };
     let method = if method == "ANY" { "GET" } else { method };
     let path: Vec<String> = path.split('/').map(|seg| if seg.starts_with('{') && seg.ends_with('}') { PROBE_SEGMENT.to_string() } else { seg.to_string() }).collect();
-    Some((method.to_string(), path.join("/")))
+    (method.to_string(), path.join("/"))
 }
 
 /// An answer that came from the backend, not from API Gateway refusing or
-/// failing to reach it (401/403 authorizer, 429 throttle, 5xx integration).
+/// failing to reach it (401/403 authorizer, 429 throttle, 5xx integration,
+/// its own 404 for no route or stage).
 fn reached_backend(status: u16) -> bool {
     !matches!(status, 401 | 403 | 429) && status < 500
+}
+
+fn from_backend(a: &Answer) -> bool {
+    reached_backend(a.status) && !gateway_not_found(a)
+}
+
+/// API Gateway's answer when no route or stage matches.
+fn gateway_not_found(a: &Answer) -> bool {
+    a.status == 404 && a.body.trim() == r#"{"message":"Not Found"}"#
 }
 
 fn status_of(answer: &Result<Answer, String>) -> String {
@@ -310,7 +402,8 @@ fn status_of(answer: &Result<Answer, String>) -> String {
 
 fn seen(answer: &Result<Answer, String>) -> String {
     match answer {
-        Ok(a) if reached_backend(a.status) => format!("{} from the backend", a.status),
+        Ok(a) if from_backend(a) => format!("{} from the backend", a.status),
+        Ok(a) if gateway_not_found(a) => "404 from API Gateway: no route or stage matches".into(),
         Ok(a) => format!("{} {}", a.status, a.body.chars().take(80).collect::<String>().trim()),
         Err(e) => format!("no answer ({e})"),
     }
@@ -374,6 +467,7 @@ async fn backend_private(
     live: &HashMap<String, Attrs>,
     backend: Option<&Attrs>,
     a: &ApiSpec,
+    link_groups: &[String],
     reference: Option<(String, Answer)>,
 ) -> Check {
     let name = "backend private";
@@ -406,12 +500,15 @@ async fn backend_private(
             let to = rule.get("to_port").and_then(Value::as_i64).unwrap_or(65535);
             let covers = protocol == "-1" || (protocol == "tcp" && from <= port && port <= to);
             let source = rule.get("cidr").and_then(Value::as_str).unwrap_or_default();
-            match (covers, source.starts_with("sg-")) {
-                (true, true) => sources.push(match by_id.get(source) {
-                    Some((address, _)) => format!("{source} ({address})"),
-                    None => source.to_string(),
-                }),
-                (true, false) => open.push(format!("{label} admits {} from {source}", if protocol == "-1" { "all traffic".to_string() } else { format!("tcp {port}") })),
+            let named = match by_id.get(source) {
+                Some((address, _)) => format!("{source} ({address})"),
+                None => source.to_string(),
+            };
+            let what = if protocol == "-1" { "all traffic".to_string() } else { format!("tcp {port}") };
+            match (covers, source.starts_with("sg-"), link_groups.iter().any(|g| g == source)) {
+                (true, true, true) => sources.push(named),
+                (true, true, false) => open.push(format!("{label} admits {what} from {named}, which is not the VPC link's")),
+                (true, false, _) => open.push(format!("{label} admits {what} from {source}")),
                 _ => {}
             }
         }
@@ -447,14 +544,18 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// The most requests `--throttle` sends at once.
+const MAX_THROTTLE_PROBES: usize = 2000;
+
 /// More than the burst at once at a public route: some must be refused 429.
 async fn throttle_fires(http: &Http, base: &str, a: &ApiSpec, rate: f64, burst: i32) -> Check {
     let name = "throttle fires";
-    let Some((method, path)) = a.routes.iter().filter(|(_, r)| r.authorizer.is_none()).find_map(|(k, _)| probe_request(k)) else {
+    let Some((method, path)) = a.routes.iter().filter(|(_, r)| r.authorizer.is_none()).map(|(k, _)| probe_request(k)).next() else {
         return Check::new(name, false, "no public route to send requests to");
     };
-    // One second's refill on top of the burst, and 50 more.
-    let n = burst.max(0) as usize + rate.ceil() as usize + 50;
+    // One second's refill on top of the burst, and 50 more; at most what one
+    // host can open at once.
+    let n = (burst.max(0) as usize + rate.ceil() as usize + 50).min(MAX_THROTTLE_PROBES);
     let url = format!("{base}{path}");
     let answers = futures::future::join_all((0..n).map(|_| http.send(&method, url.clone(), vec![]))).await;
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
@@ -476,10 +577,10 @@ mod tests {
 
     #[test]
     fn routes_are_probed_with_their_variables_filled_in() {
-        assert_eq!(probe_request("ANY /jobs/{proxy+}"), Some(("GET".into(), "/jobs/gwctl-verify".into())));
-        assert_eq!(probe_request("POST /jobs/{id}/notes"), Some(("POST".into(), "/jobs/gwctl-verify/notes".into())));
-        assert_eq!(probe_request("GET /health"), Some(("GET".into(), "/health".into())));
-        assert_eq!(probe_request("$default"), None);
+        assert_eq!(probe_request("ANY /jobs/{proxy+}"), ("GET".into(), "/jobs/gwctl-verify".into()));
+        assert_eq!(probe_request("POST /jobs/{id}/notes"), ("POST".into(), "/jobs/gwctl-verify/notes".into()));
+        assert_eq!(probe_request("GET /health"), ("GET".into(), "/health".into()));
+        assert_eq!(probe_request("$default"), ("GET".into(), "/gwctl-verify-unmatched".into()));
     }
 
     #[test]

@@ -117,3 +117,18 @@ pub async fn find_log_lines(aws: &Aws, group: &str, since: i64, request_ids: &[S
         tokio::time::sleep(Duration::from_secs(2).min(wait.saturating_sub(started.elapsed()))).await;
     }
 }
+
+/// The routes of a stage whose throttle its route settings override, as
+/// (route key, rate, burst).
+pub async fn route_throttles(aws: &Aws, api_id: &str, stage: &str) -> Result<Vec<(String, Option<f64>, Option<i32>)>, AwsError> {
+    let out = aws.apigw.get_stage().api_id(api_id).stage_name(stage).send().await.map_err(err("apigateway:GetStage"))?;
+    let mut routes: Vec<(String, Option<f64>, Option<i32>)> = out
+        .route_settings()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r.throttling_rate_limit().is_some() || r.throttling_burst_limit().is_some())
+        .map(|(key, r)| (key.clone(), r.throttling_rate_limit(), r.throttling_burst_limit()))
+        .collect();
+    routes.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(routes)
+}

@@ -244,10 +244,15 @@ async fn a_pool_of_the_same_name_made_elsewhere_is_never_adopted_changed_or_dele
     let theirs = before.user_pool().unwrap().id().unwrap().to_string();
     sdk.cognito.admin_create_user().user_pool_id(&theirs).username("planner").send().await.unwrap();
 
+    // The answer to CreateUserPool is lost once: the retry must find the
+    // pool that attempt made by its tags, not the other one by its name.
+    emu.configure(serde_json::json!({"faults": [{"operation": "cognito-idp:CreateUserPool", "error": "reset-after", "count": 1}]}));
     let w = Workdir::new(&emu, &seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
     let ours = w.id_of("user_pool.main");
     assert_ne!(ours, theirs, "a pool of its own, not the one found by name");
+    let pools = sdk.cognito.list_user_pools().max_results(60).send().await.unwrap();
+    assert_eq!(pools.user_pools().len(), 2, "theirs and exactly one of ours: {:?}", pools.user_pools());
     std::fs::remove_file(w.state_path()).unwrap();
     let plan = w.plan_json();
     assert!(actions(&plan).iter().all(|(_, a)| a == "no-op"), "after a lost state its own pool is found by tags: {plan}");
@@ -260,4 +265,107 @@ async fn a_pool_of_the_same_name_made_elsewhere_is_never_adopted_changed_or_dele
     let users = sdk.cognito.list_users().user_pool_id(&theirs).send().await.unwrap();
     assert_eq!(users.users().len(), 1, "its user is untouched");
     assert!(sdk.cognito.describe_user_pool().user_pool_id(&ours).send().await.is_err(), "ours is gone");
+}
+
+#[tokio::test]
+async fn a_pool_update_keeps_what_gwctl_does_not_manage_and_a_rename_converges() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    let pool = w.id_of("user_pool.main");
+    // Set outside gwctl: email verification (UpdateUserPool resets what it is not given).
+    sdk.cognito
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .auto_verified_attributes(aws_sdk_cognitoidentityprovider::types::VerifiedAttributeType::Email)
+        .mfa_configuration(aws_sdk_cognitoidentityprovider::types::UserPoolMfaType::Optional)
+        .deletion_protection(aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Inactive)
+        .admin_create_user_config(aws_sdk_cognitoidentityprovider::types::AdminCreateUserConfigType::builder().allow_admin_create_user_only(true).build())
+        .policies(
+            aws_sdk_cognitoidentityprovider::types::UserPoolPolicyType::builder()
+                .password_policy(
+                    aws_sdk_cognitoidentityprovider::types::PasswordPolicyType::builder()
+                        .minimum_length(12)
+                        .require_lowercase(true)
+                        .require_uppercase(true)
+                        .require_numbers(true)
+                        .require_symbols(true)
+                        .temporary_password_validity_days(7)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    w.edit_spec("deletion_protection = false\n", "deletion_protection = false\npassword_min_length = 14\n");
+    w.edit_spec("name                = \"job-work-planner\"", "name                = \"job-work-planner-users\"");
+    w.expect(&["apply", "--auto-approve"], 0);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    let live = sdk.cognito.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
+    let live = live.user_pool().unwrap();
+    assert_eq!(live.name(), Some("job-work-planner-users"), "renamed in place");
+    assert_eq!(live.policies().unwrap().password_policy().unwrap().minimum_length(), Some(14));
+    assert_eq!(live.auto_verified_attributes().iter().map(|a| a.as_str()).collect::<Vec<_>>(), vec!["email"], "kept");
+    assert_eq!(live.user_pool_tags().unwrap().get("gwctl:project").map(String::as_str), Some("job-work-planner"), "tags kept");
+}
+
+#[tokio::test]
+async fn verify_sees_what_drift_alone_would_not_show_as_broken_promises() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let spec = seed_spec().replace(
+        "\"ANY /reports/{proxy+}\"     = { auth = \"cognito\" }",
+        "\"ANY /reports/{proxy+}\"     = { auth = \"cognito\" }\n\"POST /jobs\"                = { auth = \"cognito\" }\n\"$default\"                  = { auth = \"cognito\" }",
+    );
+    let w = Workdir::new(&emu, &spec);
+    w.expect(&["apply", "--auto-approve"], 0);
+    let (code, checks) = w.verify(&[]);
+    assert_eq!(code, 0, "{checks:#?}");
+    assert!(checks["jwt POST /jobs"].1.contains("valid token not sent (POST would change data)"), "{checks:#?}");
+    assert!(checks["jwt $default"].1.starts_with("GET /gwctl-verify-unmatched: no token 401"), "{checks:#?}");
+    assert!(checks["authorizer cognito"].1.ends_with("the spec's"), "{checks:#?}");
+    let api = w.id_of("api.main");
+
+    // The catch-all route loses its authorizer.
+    let default_route = w.id_of("route.main[\"$default\"]");
+    sdk.apigw.update_route().api_id(&api).route_id(&default_route).authorization_type(aws_sdk_apigatewayv2::types::AuthorizationType::None).send().await.unwrap();
+    let (code, checks) = w.verify(&[]);
+    assert_eq!((code, failing(&checks)), (1, vec!["jwt $default"]), "{checks:#?}");
+    w.expect(&["apply", "--auto-approve"], 0);
+
+    // A route made outside gwctl, and a second audience.
+    sdk.apigw.create_route().api_id(&api).route_key("ANY /admin/{proxy+}").target(format!("integrations/{}", w.id_of("integration.main"))).send().await.unwrap();
+    let authorizer = w.id_of("authorizer.main.cognito");
+    let jwt = aws_sdk_apigatewayv2::types::JwtConfiguration::builder()
+        .issuer(format!("https://cognito-idp.{REGION}.amazonaws.com/{}", w.id_of("user_pool.main")))
+        .audience(w.id_of("user_pool_client.main.web"))
+        .audience("anything")
+        .build();
+    sdk.apigw.update_authorizer().api_id(&api).authorizer_id(&authorizer).jwt_configuration(jwt).send().await.unwrap();
+    // And the backend admits the VPC's default group, not only the link's.
+    let default_group = sdk.ec2.describe_security_groups().filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("default").build()).send().await.unwrap();
+    let default_group = default_group.security_groups()[0].group_id().unwrap().to_string();
+    let pair = aws_sdk_ec2::types::UserIdGroupPair::builder().group_id(&default_group).build();
+    let permission = aws_sdk_ec2::types::IpPermission::builder().ip_protocol("tcp").from_port(0).to_port(65535).user_id_group_pairs(pair).build();
+    sdk.ec2.authorize_security_group_ingress().group_id(w.id_of("security_group.backend")).ip_permissions(permission).send().await.unwrap();
+    let (code, checks) = w.verify(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(failing(&checks), vec!["authorizer cognito", "backend private", "undeclared ANY /admin/{proxy+}"], "{checks:#?}");
+    assert!(checks["undeclared ANY /admin/{proxy+}"].1.contains("GET /admin/gwctl-verify without a token: 200 from the backend"), "{checks:#?}");
+    assert!(checks["backend private"].1.contains("which is not the VPC link's"), "{checks:#?}");
+    assert!(checks["authorizer cognito"].1.contains("anything"), "{checks:#?}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    let (code, checks) = w.verify(&[]);
+    assert_eq!(code, 0, "apply restored what the spec promises: {checks:#?}");
+
+    // Last: a route's own throttle overrides the stage's (gwctl does not
+    // manage route settings, so apply would not remove it).
+    let loose = aws_sdk_apigatewayv2::types::RouteSettings::builder().throttling_rate_limit(100000.0).throttling_burst_limit(100000).build();
+    sdk.apigw.update_stage().api_id(&api).stage_name("$default").route_settings("ANY /jobs/{proxy+}", loose).send().await.unwrap();
+    let (code, checks) = w.verify(&[]);
+    assert_eq!((code, failing(&checks)), (1, vec!["throttle"]), "{checks:#?}");
+    assert!(checks["throttle"].1.contains("overridden for ANY /jobs/{proxy+}: 100000 requests/s, burst 100000"), "{checks:#?}");
 }
