@@ -164,6 +164,48 @@ CONFIG = {
 CALLS: Counter = Counter()
 
 
+# --- S3 conditional writes ----------------------------------------------------
+# AWS: PutObject with If-None-Match: * creates the object only if there is
+# none, and with If-Match only over that ETag; of two racing requests exactly
+# one succeeds, the other gets 412 PreconditionFailed (or 409
+# ConditionalRequestConflict) ("Conditional writes", S3 User Guide). moto
+# checks the condition and then writes, unlocked, so on its threaded server
+# two racing lock creations could both succeed: the check and the write are
+# made one step here.
+from moto.s3 import responses as s3_responses  # noqa: E402
+
+S3_WRITE_LOCK = threading.Lock()
+
+
+def _atomic(method):
+    def wrapper(self, *args, **kwargs):
+        with S3_WRITE_LOCK:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+s3_responses.S3Response.put_object = _atomic(s3_responses.S3Response.put_object)
+s3_responses.S3Response.delete_object = _atomic(s3_responses.S3Response.delete_object)
+
+
+# AWS: GetBucketVersioning answers <VersioningConfiguration> with a Status
+# once versioning was ever set, and empty before (GetBucketVersioning API
+# reference); moto names the root element after the operation, which the
+# SDKs do not read.
+def get_bucket_versioning(self):
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>'
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+s3_responses.S3Response.get_bucket_versioning = get_bucket_versioning
+
+
 # --- Public addresses ----------------------------------------------------------
 # moto gives instances addresses in 54.214.0.0/16, which belong to someone on
 # the internet: a test that connects to an instance's public address (gwctl
