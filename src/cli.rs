@@ -64,6 +64,11 @@ pub enum StateCommand {
     List,
     /// One resource: id, dependencies and every attribute.
     Show { address: String },
+    /// Print the state (from S3 or the local file) as JSON.
+    Pull,
+    /// Move the local state file to the spec's [state] backend; refused when
+    /// a state is there already. The local file is kept as <file>.migrated.
+    Migrate,
     /// Forget a resource without deleting it from AWS.
     Rm {
         address: String,

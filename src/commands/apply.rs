@@ -23,6 +23,7 @@ pub async fn apply(g: &Global, mode: Mode, auto_approve: bool, refresh_only: boo
     let command = if mode == Mode::Destroy { "gwctl destroy" } else { "gwctl apply" };
     let (mut store, mut state) = super::open_state(g, &spec, command)?;
     let aws = Aws::connect(&spec.region).await;
+    super::warn_state_bucket(g, &spec).await;
     let saved = match planfile {
         Some(path) => {
             let saved = SavedPlan::read(path)?;

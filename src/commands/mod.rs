@@ -75,7 +75,7 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
         }
         Command::ForceUnlock { id } => {
             let spec = Spec::load(&g.spec)?;
-            let info = crate::state::force_unlock(&state_path(g, &spec), &id)?;
+            let info = crate::state::force_unlock(&state_location(g, &spec), &id)?;
             println!("Lock {} removed (was held by `{}`, pid {} on {}).", info.id, info.command, info.pid, info.host);
             Ok(0)
         }
@@ -118,6 +118,24 @@ pub fn print_findings(g: &Global, spec: &Spec) {
     }
 }
 
+/// Warns on stderr when the S3 bucket holding the state keeps no old
+/// versions (an overwritten or deleted state could not be recovered) or
+/// does not encrypt by default.
+pub async fn warn_state_bucket(g: &Global, spec: &Spec) {
+    let crate::state::Location::S3(loc) = state_location(g, spec) else { return };
+    let (versioning, encryption) = crate::state::s3::bucket_safety(&loc).await;
+    if versioning == Some(false) {
+        eprintln!(
+            "warning: the state bucket {} has versioning off: an overwritten or deleted state cannot be recovered. \
+             Enable it: aws s3api put-bucket-versioning --bucket {} --versioning-configuration Status=Enabled",
+            loc.bucket, loc.bucket
+        );
+    }
+    if encryption == Some(false) {
+        eprintln!("warning: the state bucket {} has no default encryption; the state names every resource of the stack", loc.bucket);
+    }
+}
+
 /// Everything a plan needs, read from AWS.
 pub async fn refresh(aws: &Aws, spec: &Spec, nodes: &[Node], state: &State, mode: Mode) -> Result<crate::engine::refresh::Refreshed> {
     Ok(crate::engine::refresh::read_all(aws, spec, nodes, state, mode).await?)
@@ -141,7 +159,16 @@ pub fn confirm(question: &str, otherwise: &str) -> Result<()> {
     Ok(())
 }
 
-/// The state file: `--state`, else `state/<project>.json` beside the spec.
+/// Where the state is: `--state FILE`, else the spec's `[state]` backend,
+/// else the local file.
+pub fn state_location(g: &Global, spec: &Spec) -> crate::state::Location {
+    match (&g.state, &spec.state_backend) {
+        (None, Some(s3)) => crate::state::Location::S3(s3.clone()),
+        _ => crate::state::Location::Local(state_path(g, spec)),
+    }
+}
+
+/// The local state file: `--state`, else `state/<project>.json` beside the spec.
 pub fn state_path(g: &Global, spec: &Spec) -> PathBuf {
     if let Some(p) = &g.state {
         return p.clone();
@@ -178,11 +205,14 @@ fn check_not_renamed(g: &Global, spec: &Spec, path: &Path) -> Result<()> {
 /// Refused before any AWS call when it belongs to another project or region,
 /// or when it is missing because the project was renamed.
 pub fn read_state(g: &Global, spec: &Spec) -> Result<State> {
-    let path = state_path(g, spec);
-    let mut state = match crate::state::read(&path)? {
+    let location = state_location(g, spec);
+    let path = location.display();
+    let mut state = match crate::state::read(&location)? {
         Some(state) => state,
         None => {
-            check_not_renamed(g, spec, &path)?;
+            if matches!(location, crate::state::Location::Local(_)) {
+                check_not_renamed(g, spec, &path)?;
+            }
             State::new()
         }
     };
@@ -202,11 +232,12 @@ pub fn known_kinds<'a>(file: &Path, resources: impl IntoIterator<Item = (&'a Str
 
 /// The state, locked for writing, with the same checks as [`read_state`].
 pub fn open_state(g: &Global, spec: &Spec, command: &str) -> Result<(crate::state::Store, State)> {
-    let path = state_path(g, spec);
-    if !path.exists() {
+    let location = state_location(g, spec);
+    let path = location.display();
+    if matches!(location, crate::state::Location::Local(_)) && !path.exists() {
         check_not_renamed(g, spec, &path)?;
     }
-    let (store, mut state) = crate::state::Store::open(&path, command, g.lock_timeout)?;
+    let (store, mut state) = crate::state::Store::open(&location, command, g.lock_timeout)?;
     state.claim(&path, &spec.project, &spec.region, &spec_file(g))?;
     known_kinds(&path, state.resources.iter().map(|r| (&r.address, r.kind)))?;
     Ok((store, state))

@@ -45,9 +45,9 @@ pub fn outputs(state: &State) -> Map<String, Value> {
 
 pub fn output(g: &Global, name: Option<&str>, raw: bool) -> Result<u8> {
     let spec = Spec::load(&g.spec)?;
-    let path = super::state_path(g, &spec);
-    if !path.exists() {
-        return Err(Error::NoState { path });
+    let location = super::state_location(g, &spec);
+    if crate::state::read(&location)?.is_none() {
+        return Err(Error::NoState { path: location.display() });
     }
     let state = super::read_state(g, &spec)?;
     let all = outputs(&state);

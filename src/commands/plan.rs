@@ -11,6 +11,7 @@ pub async fn plan(g: &Global, detailed_exitcode: bool, out: Option<&std::path::P
     let nodes = crate::provider::nodes(&spec);
     let state = super::read_state(g, &spec)?;
     let aws = Aws::connect(&spec.region).await;
+    super::warn_state_bucket(g, &spec).await;
     let refreshed = super::refresh(&aws, &spec, &nodes, &state, Mode::Normal).await?;
     let plan = super::make_plan(&spec, &nodes, &state, &refreshed, Mode::Normal)?;
     if g.json {

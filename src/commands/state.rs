@@ -38,6 +38,12 @@ pub async fn state(g: &Global, command: StateCommand) -> Result<u8> {
             }
             Ok(0)
         }
+        StateCommand::Pull => {
+            let state = super::read_state(g, &spec)?;
+            println!("{}", serde_json::to_string_pretty(&state).unwrap_or_default());
+            Ok(0)
+        }
+        StateCommand::Migrate => migrate(g, &spec),
         StateCommand::Rm { address, auto_approve } => {
             // Asked before the lock is taken: nobody waits on a person at a prompt.
             if !auto_approve {
@@ -65,4 +71,32 @@ pub async fn state(g: &Global, command: StateCommand) -> Result<u8> {
 pub(super) fn not_in_state(address: &str, state: &crate::state::State) -> Error {
     let known: Vec<&str> = state.resources.iter().map(|r| r.address.as_str()).collect();
     Error::NotInState { address: address.to_string(), count: known.len() }
+}
+
+/// `gwctl state migrate`: the local file, under its lock, becomes the S3
+/// object (created only if there is none); the file is then renamed
+/// `<file>.migrated`, so no run uses it again by mistake.
+fn migrate(g: &Global, spec: &Spec) -> Result<u8> {
+    let Some(target) = spec.state_backend.clone() else {
+        return Err(Error::Flags("the spec has no [state] backend = \"s3\" to migrate to; add it first"));
+    };
+    let path = super::state_path(g, spec);
+    if !path.exists() {
+        return Err(Error::NoState { path });
+    }
+    let local = crate::state::Location::Local(path.clone());
+    let (store, mut state) = crate::state::Store::open(&local, "gwctl state migrate", g.lock_timeout)?;
+    state.claim(&path, &spec.project, &spec.region, &g.spec.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())?;
+    crate::state::s3::block(crate::state::s3::create(&target, &state))?;
+    let migrated = std::path::PathBuf::from(format!("{}.migrated", path.display()));
+    std::fs::rename(&path, &migrated)?;
+    drop(store);
+    println!(
+        "Moved the state ({} resources, serial {}) to {}; the local file is now {}.",
+        state.resources.len(),
+        state.serial,
+        crate::state::s3::display(&target).display(),
+        migrated.display()
+    );
+    Ok(0)
 }

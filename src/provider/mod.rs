@@ -53,13 +53,14 @@ pub(crate) fn policy(spec: &Spec, role: kind::PolicyFor) -> serde_json::Value {
     use std::collections::{BTreeMap, BTreeSet};
     let used: BTreeSet<Kind> = nodes(spec).iter().map(|n| n.kind).collect();
     let mut statements: BTreeMap<&'static str, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
-    let grants = KINDS.iter().filter(|k| used.contains(&k.kind())).flat_map(|k| k.grants(spec));
+    let mut grants: Vec<kind::Grant> = KINDS.iter().filter(|k| used.contains(&k.kind())).flat_map(|k| k.grants(spec)).collect();
+    grants.extend(state_grants(spec));
     let wanted = |g: &kind::Grant| match role {
         PolicyFor::Apply => !g.verify,
         PolicyFor::Drift => g.read,
         PolicyFor::Verify => g.read || g.verify,
     };
-    for g in grants.filter(wanted) {
+    for g in grants.into_iter().filter(wanted) {
         let (actions, resources) = statements.entry(g.sid).or_default();
         actions.extend(g.actions.iter().map(|a| a.to_string()));
         resources.extend(g.resources);
@@ -75,6 +76,20 @@ pub(crate) fn policy(spec: &Spec, role: kind::PolicyFor) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// What a state in S3 needs: every role reads it (plan and drift from any
+/// machine; s3:ListBucket so that a missing state reads as missing, not as
+/// AccessDenied); apply's writes it and its lock.
+fn state_grants(spec: &Spec) -> Vec<kind::Grant> {
+    let Some(st) = &spec.state_backend else { return Vec::new() };
+    let p = aws::partition(&st.region);
+    let object = format!("arn:{p}:s3:::{}/{}", st.bucket, st.key);
+    vec![
+        kind::Grant::read("StateRead", &["s3:GetObject"], vec![object.clone(), format!("{object}.lock")]),
+        kind::Grant::read("StateBucketRead", &["s3:ListBucket", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration"], vec![format!("arn:{p}:s3:::{}", st.bucket)]),
+        kind::Grant::write("StateWrite", &["s3:PutObject", "s3:DeleteObject"], vec![object.clone(), format!("{object}.lock")]),
+    ]
 }
 
 /// Whether gwctl manages resources of `kind` (a state or plan written by

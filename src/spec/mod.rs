@@ -51,6 +51,8 @@ pub struct Spec {
     pub user_pools: BTreeMap<String, UserPoolSpec>,
     pub apis: BTreeMap<String, ApiSpec>,
     pub drift_ignore: Vec<String>,
+    /// Where the state lives when not in a local file (`[state]`).
+    pub state_backend: Option<S3StateSpec>,
     /// Finding ids acknowledged in `[lint] allow`, with their reasons.
     pub lint_allow: BTreeMap<String, String>,
     /// Where things are declared, as (line, column), for messages about
@@ -183,6 +185,14 @@ pub struct VpcLinkSpec {
     pub security_groups: Vec<String>,
     /// Empty: the default subnets of the backend's VPC.
     pub subnets: Vec<String>,
+}
+
+/// A state kept in S3 (docs/design.md §10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3StateSpec {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
 }
 
 /// An Amazon Cognito user pool (docs/design.md §9).

@@ -38,6 +38,27 @@ pub struct RawSpec {
     pub drift: Option<RawDrift>,
     #[serde(default)]
     pub lint: Option<RawLint>,
+    #[serde(default)]
+    #[schemars(with = "Option<RawState>")]
+    pub state: Option<Spanned<RawState>>,
+}
+
+/// `[state]`: where the state lives; default a local file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawState {
+    /// "local" (default) or "s3".
+    #[schemars(with = "Option<String>")]
+    pub backend: Option<Spanned<String>>,
+    /// The S3 bucket (versioning on).
+    #[schemars(with = "Option<String>")]
+    pub bucket: Option<Spanned<String>>,
+    /// The object key; default "<project>.json".
+    #[schemars(with = "Option<String>")]
+    pub key: Option<Spanned<String>>,
+    /// The bucket's region; default the project's.
+    #[schemars(with = "Option<String>")]
+    pub region: Option<Spanned<String>>,
 }
 
 /// `[lint]`: security findings acknowledged, each with the reason.

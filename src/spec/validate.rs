@@ -716,6 +716,40 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         );
     }
 
+    let state_backend = raw.state.and_then(|st| {
+        let at = st.span();
+        let st = st.into_inner();
+        let backend = st.backend.as_ref().map(|b| b.get_ref().as_str()).unwrap_or("local");
+        if let Some(b) = &st.backend {
+            c.check(b, ["local", "s3"].contains(&backend), format!("`{backend}` is not a state backend"), "use \"local\" (a file beside the spec) or \"s3\"");
+        }
+        if backend != "s3" {
+            for extra in [&st.bucket, &st.key, &st.region].into_iter().flatten() {
+                c.check(extra, false, "bucket, key and region are for backend = \"s3\"", "add backend = \"s3\", or remove them");
+            }
+            return None;
+        }
+        let Some(bucket) = &st.bucket else {
+            c.at(at, "an S3 state backend needs a bucket", Some("bucket = \"acme-gwctl-state\": a bucket with versioning on".into()));
+            return None;
+        };
+        let b = bucket.get_ref();
+        let ok = (3..=63).contains(&b.len())
+            && b.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.')
+            && b.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+            && b.ends_with(|ch: char| ch.is_ascii_alphanumeric());
+        c.check(bucket, ok, format!("`{b}` is not an S3 bucket name"), "3 to 63 lowercase letters, digits, dots and dashes");
+        let key = st.key.as_ref().map(|k| k.get_ref().clone()).unwrap_or_else(|| format!("{name}.json"));
+        if let Some(k) = &st.key {
+            c.check(k, !key.is_empty() && !key.ends_with('/') && key.len() <= 1000, format!("`{key}` is not an object key for a state"), "e.g. \"job-work-planner.json\" or \"teams/planning/gateway.json\"");
+        }
+        let region = st.region.as_ref().map(|r| r.get_ref().clone()).unwrap_or_else(|| region.clone());
+        if let Some(r) = &st.region {
+            c.check(r, is_region(r.get_ref()), format!("`{}` is not an AWS region", r.get_ref()), "e.g. \"ap-south-1\"");
+        }
+        Some(S3StateSpec { bucket: b.clone(), key, region })
+    });
+
     let drift_ignore = raw
         .drift
         .map(|d| d.ignore.into_iter().map(Spanned::into_inner).collect())
@@ -748,6 +782,7 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
         user_pools,
         apis,
         drift_ignore,
+        state_backend,
         lint_allow,
         positions: std::mem::take(&mut c.positions),
     }

@@ -8,7 +8,87 @@ use serde::{Deserialize, Serialize};
 use crate::model::Kind;
 use crate::model::Attrs;
 
-pub use store::{force_unlock, read, StateError, Store};
+pub mod s3;
+
+pub use store::{LockInfo, StateError};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::spec::S3StateSpec;
+
+/// Where a state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    S3(S3StateSpec),
+}
+
+impl Location {
+    /// The file, or `s3://bucket/key`, as messages name it.
+    pub fn display(&self) -> PathBuf {
+        match self {
+            Location::Local(path) => path.clone(),
+            Location::S3(loc) => s3::display(loc),
+        }
+    }
+}
+
+/// Reads the state without locking: `None` when there is none.
+pub fn read(location: &Location) -> Result<Option<State>, StateError> {
+    match location {
+        Location::Local(path) => store::read(path),
+        Location::S3(loc) => s3::block(async { Ok(s3::read(&s3::client(loc).await, loc).await?.map(|(state, _)| state)) }),
+    }
+}
+
+/// Removes the lock if its id is `id`.
+pub fn force_unlock(location: &Location, id: &str) -> Result<LockInfo, StateError> {
+    match location {
+        Location::Local(path) => store::force_unlock(path, id),
+        Location::S3(loc) => s3::block(s3::force_unlock(loc, id)),
+    }
+}
+
+/// A state locked for writing, in a file or in S3. The lock is released on drop.
+pub enum Store {
+    Local(store::LocalStore),
+    S3(Box<s3::S3Store>),
+}
+
+impl Store {
+    /// Takes the lock (waiting up to `timeout`) and loads the state, or a new
+    /// empty one when there is none.
+    pub fn open(location: &Location, command: &str, timeout: Duration) -> Result<(Store, State), StateError> {
+        match location {
+            Location::Local(path) => store::LocalStore::open(path, command, timeout).map(|(s, st)| (Store::Local(s), st)),
+            Location::S3(loc) => s3::block(s3::S3Store::open(loc, command, timeout)).map(|(s, st)| (Store::S3(Box::new(s)), st)),
+        }
+    }
+
+    /// Writes `state` as the next serial; on failure `state` is left as it was.
+    pub fn save(&mut self, state: &mut State) -> Result<(), StateError> {
+        match self {
+            Store::Local(s) => s.save(state),
+            Store::S3(s) => {
+                let previous = (state.serial, std::mem::replace(&mut state.gwctl_version, env!("CARGO_PKG_VERSION").to_string()));
+                state.serial += 1;
+                let result = s3::block(s.write(state));
+                if result.is_err() {
+                    (state.serial, state.gwctl_version) = previous;
+                }
+                result
+            }
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Store::Local(s) => s.path().to_path_buf(),
+            Store::S3(s) => s.path(),
+        }
+    }
+}
 
 /// The state format this gwctl writes; a newer one is refused.
 pub const STATE_VERSION: u32 = 1;
@@ -166,7 +246,7 @@ pub fn find_renamed(path: &std::path::Path, project: &str, spec_file: &str) -> O
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json") && p.as_path() != path)
-        .filter_map(|p| read(&p).ok().flatten().map(|s| (p, s)))
+        .filter_map(|p| store::read(&p).ok().flatten().map(|s| (p, s)))
         .filter_map(|(p, mut s)| {
             // A state from before gwctl recorded its project and spec is named after its project.
             if s.project.is_empty() {

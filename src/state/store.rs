@@ -68,6 +68,22 @@ pub enum StateError {
     BadLock { path: PathBuf, detail: String },
     #[error("no lock with id {id} on {}; the current lock is {}", path.display(), current.as_ref().map(|c| c.id.as_str()).unwrap_or("none"))]
     UnlockMismatch { path: PathBuf, id: String, current: Option<LockInfo> },
+    #[error(
+        "state is locked by {}\n  lock object: {}\n  gwctl never breaks a lock by itself: if that run is gone, `gwctl force-unlock {}`",
+        holder.describe(), path.display(), holder.id
+    )]
+    LockedRemote { path: PathBuf, holder: LockInfo },
+    #[error(
+        "refusing to write the state {}: it changed since this run read it ({detail}); nothing was overwritten.\n  \
+         Another run wrote it, so this one no longer held the lock (was it force-unlocked?). What this run did in AWS \
+         is not recorded: run `gwctl apply` again, which adopts it",
+        path.display()
+    )]
+    Overtaken { path: PathBuf, detail: String },
+    #[error("{}: {operation}: {detail}", path.display())]
+    Remote { path: PathBuf, operation: &'static str, detail: String },
+    #[error("{} already exists; `gwctl state migrate` never overwrites a state", path.display())]
+    TargetExists { path: PathBuf },
 }
 
 /// The content of a lock file: who holds it.
@@ -85,7 +101,19 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
-    fn describe(&self) -> String {
+    /// A lock for this process, running `command`.
+    pub fn mine(command: &str) -> LockInfo {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            pid: std::process::id(),
+            host: hostname(),
+            command: command.to_string(),
+            created: now_rfc3339(),
+            started: process_start(std::process::id()),
+        }
+    }
+
+    pub(super) fn describe(&self) -> String {
         format!(
             "`{}` (pid {} on {}, since {}, lock id {})",
             self.command, self.pid, self.host, self.created, self.id
@@ -211,7 +239,7 @@ pub fn hostname() -> String {
 }
 
 /// A locked state file open for writing. The lock is released on drop.
-pub struct Store {
+pub struct LocalStore {
     path: PathBuf,
     lock_path: PathBuf,
     lock_id: String,
@@ -253,7 +281,12 @@ pub fn read(path: &Path) -> Result<Option<State>, StateError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StateError::Read { path: path.into(), source }),
     };
-    let probe: serde_json::Value = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+    parse(path, &text).map(Some)
+}
+
+/// A state from its text, refused when it does not parse or is too new.
+pub(super) fn parse(path: &Path, text: &str) -> Result<State, StateError> {
+    let probe: serde_json::Value = serde_json::from_str(text).map_err(|e| StateError::Corrupt {
         path: path.into(),
         detail: e.to_string(),
     })?;
@@ -268,29 +301,21 @@ pub fn read(path: &Path) -> Result<Option<State>, StateError> {
             written_by: probe.get("gwctl_version").and_then(|v| v.as_str()).unwrap_or("?").to_string(),
         });
     }
-    let state: State = serde_json::from_value(probe).map_err(|e| StateError::Corrupt {
+    serde_json::from_value(probe).map_err(|e| StateError::Corrupt {
         path: path.into(),
         detail: e.to_string(),
-    })?;
-    Ok(Some(state))
+    })
 }
 
-impl Store {
+impl LocalStore {
     /// Takes the lock on `path` (waiting up to `timeout`) and loads the state,
     /// or a new empty one when the file does not exist.
-    pub fn open(path: &Path, command: &str, timeout: Duration) -> Result<(Store, State), StateError> {
+    pub fn open(path: &Path, command: &str, timeout: Duration) -> Result<(LocalStore, State), StateError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|source| StateError::Write { path: path.into(), source })?;
         }
         let lock_path = lock_path(path);
-        let info = LockInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            pid: std::process::id(),
-            host: hostname(),
-            command: command.to_string(),
-            created: now_rfc3339(),
-            started: process_start(std::process::id()),
-        };
+        let info = LockInfo::mine(command);
         // The lock appears with its content or not at all: written to a temp
         // file, then hard-linked to the lock path, which fails if it exists.
         let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
@@ -326,7 +351,7 @@ impl Store {
         };
         let _ = fs::remove_file(&tmp);
         taken?;
-        let mut store = Store {
+        let mut store = LocalStore {
             path: path.to_path_buf(),
             lock_path,
             lock_id: info.id,
@@ -397,7 +422,7 @@ impl Store {
     }
 }
 
-impl Drop for Store {
+impl Drop for LocalStore {
     fn drop(&mut self) {
         if let Ok(info) = read_lock(&self.lock_path) {
             if info.id == self.lock_id {
@@ -507,7 +532,7 @@ mod tests {
     fn each_save_keeps_the_previous_version_as_backup_and_bumps_the_serial() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/p.json");
-        let (mut store, mut state) = Store::open(&path, "test", Duration::ZERO).unwrap();
+        let (mut store, mut state) = LocalStore::open(&path, "test", Duration::ZERO).unwrap();
         store.save(&mut state).unwrap();
         let first = fs::read_to_string(&path).unwrap();
         state.pending.push(super::super::Pending {
@@ -536,7 +561,7 @@ mod tests {
     fn a_refused_save_leaves_the_state_and_the_foreign_file_as_they_were() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
-        let (mut store, mut state) = Store::open(&path, "test", Duration::ZERO).unwrap();
+        let (mut store, mut state) = LocalStore::open(&path, "test", Duration::ZERO).unwrap();
         store.save(&mut state).unwrap();
         let foreign = r#"{"version":1,"serial":9,"lineage":"other","gwctl_version":"0.1.0","resources":[]}"#;
         fs::write(&path, foreign).unwrap();
@@ -565,13 +590,13 @@ mod tests {
         let path = dir.path().join("p.json");
         // The pid is gone.
         plant_lock(&path, dead_pid(), &hostname(), None);
-        let (store, _) = Store::open(&path, "test", Duration::ZERO).expect("a dead pid's lock is taken over");
+        let (store, _) = LocalStore::open(&path, "test", Duration::ZERO).expect("a dead pid's lock is taken over");
         assert_eq!(read_lock(&lock_path(&path)).unwrap().pid, std::process::id());
         drop(store);
         // The pid runs, but a process that started at another time.
         let ns = pid_namespace().unwrap();
         plant_lock(&path, std::process::id(), &hostname(), Some(format!("another-boot|{ns}|1")));
-        drop(Store::open(&path, "test", Duration::ZERO).expect("a reused pid's lock is taken over"));
+        drop(LocalStore::open(&path, "test", Duration::ZERO).expect("a reused pid's lock is taken over"));
         // The holder was killed and waits to be reaped (a zombie).
         let mut zombie = std::process::Command::new("true").spawn().unwrap();
         let pid = zombie.id();
@@ -581,17 +606,17 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         plant_lock(&path, pid, &hostname(), process_start(pid));
-        drop(Store::open(&path, "test", Duration::ZERO).expect("a zombie's lock is taken over"));
+        drop(LocalStore::open(&path, "test", Duration::ZERO).expect("a zombie's lock is taken over"));
         zombie.wait().unwrap();
         // A holder in another pid namespace (another container with this hostname): its pid says nothing here.
         plant_lock(&path, dead_pid(), &hostname(), Some("boot|pid:[1]|1".into()));
-        assert!(matches!(Store::open(&path, "test", Duration::ZERO), Err(StateError::Locked { .. })));
+        assert!(matches!(LocalStore::open(&path, "test", Duration::ZERO), Err(StateError::Locked { .. })));
         // The holder is alive: refused.
         plant_lock(&path, std::process::id(), &hostname(), process_start(std::process::id()));
-        assert!(matches!(Store::open(&path, "test", Duration::ZERO), Err(StateError::Locked { .. })));
+        assert!(matches!(LocalStore::open(&path, "test", Duration::ZERO), Err(StateError::Locked { .. })));
         // Another host: never broken automatically, whatever its pid.
         plant_lock(&path, dead_pid(), "some-other-host", None);
-        match Store::open(&path, "test", Duration::ZERO) {
+        match LocalStore::open(&path, "test", Duration::ZERO) {
             Err(StateError::Locked { holder, .. }) => assert_eq!(holder.host, "some-other-host"),
             other => panic!("expected Locked, got {:?}", other.map(|_| ())),
         }
@@ -606,7 +631,7 @@ mod tests {
         for f in stale.iter().chain([&waiting]) {
             fs::write(f, "x").unwrap();
         }
-        let (_store, _) = Store::open(&path, "test", Duration::ZERO).unwrap();
+        let (_store, _) = LocalStore::open(&path, "test", Duration::ZERO).unwrap();
         assert!(stale.iter().all(|f| !f.exists()));
         assert!(waiting.exists(), "a waiting run's lock temp file is left alone");
     }
@@ -623,7 +648,7 @@ mod tests {
                     .map(|_| {
                         s.spawn(|| {
                             barrier.wait();
-                            let opened = Store::open(&path, "test", Duration::ZERO);
+                            let opened = LocalStore::open(&path, "test", Duration::ZERO);
                             // Hold a won lock until every run has tried.
                             std::thread::sleep(Duration::from_millis(50));
                             opened.is_ok()
@@ -641,13 +666,13 @@ mod tests {
     fn a_second_writer_is_refused_while_the_first_holds_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
-        let (first, _) = Store::open(&path, "gwctl apply", Duration::ZERO).unwrap();
-        match Store::open(&path, "gwctl destroy", Duration::from_millis(300)) {
+        let (first, _) = LocalStore::open(&path, "gwctl apply", Duration::ZERO).unwrap();
+        match LocalStore::open(&path, "gwctl destroy", Duration::from_millis(300)) {
             Err(StateError::Locked { holder, .. }) => assert_eq!(holder.command, "gwctl apply"),
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("a second writer got the lock"),
         }
         drop(first);
-        assert!(Store::open(&path, "gwctl destroy", Duration::ZERO).is_ok(), "the lock is released on drop");
+        assert!(LocalStore::open(&path, "gwctl destroy", Duration::ZERO).is_ok(), "the lock is released on drop");
     }
 }

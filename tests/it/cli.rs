@@ -383,3 +383,20 @@ fn a_megabyte_line_is_cut_around_the_problem_in_messages() {
     let caret = lines[source + 1].chars().position(|c| c == '^').expect("a caret");
     assert_eq!(shown[caret..caret + 3].iter().collect::<String>(), "bad", "{}\n{}", lines[source], lines[source + 1]);
 }
+
+#[test]
+fn a_bad_state_backend_fails_validation_at_its_line() {
+    let seed = crate::common::repo_seed_spec();
+    let lines = seed.lines().count();
+    for (table, position, message) in [
+        ("[state]\nbackend = \"s4\"\n", format!("{}:11", lines + 3), "`s4` is not a state backend"),
+        ("[state]\nbackend = \"s3\"\n", format!("{}:1", lines + 2), "an S3 state backend needs a bucket"),
+        ("[state]\nbackend = \"s3\"\nbucket = \"Team_State\"\n", format!("{}:10", lines + 4), "`Team_State` is not an S3 bucket name"),
+        ("[state]\nbucket = \"team-state\"\n", format!("{}:10", lines + 3), "bucket, key and region are for backend = \"s3\""),
+    ] {
+        let dir = workdir(&format!("{seed}\n{table}"));
+        let run = gwctl(dir.path(), &["validate"]);
+        assert_eq!(run.code, 1, "{table:?}: {}", run.stdout);
+        assert!(run.stderr.contains(&format!("gateway.toml:{position}:")) && run.stderr.contains(message), "{table:?}: expected {position} {message:?} in:\n{}", run.stderr);
+    }
+}

@@ -93,6 +93,7 @@ impl Emulator {
             apigw: aws_sdk_apigatewayv2::Client::new(&config),
             cloudmap: aws_sdk_servicediscovery::Client::new(&config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build()),
         }
     }
 }
@@ -112,6 +113,7 @@ pub struct Sdk {
     pub apigw: aws_sdk_apigatewayv2::Client,
     pub cloudmap: aws_sdk_servicediscovery::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Sdk {

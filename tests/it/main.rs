@@ -19,4 +19,5 @@ mod private;
 mod realism;
 mod safety;
 mod snapshots;
+mod team_state;
 mod terminal;
