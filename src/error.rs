@@ -59,6 +59,12 @@ pub enum Error {
         found.join(", ")
     )]
     Unrecorded { found: Vec<String> },
+    #[error(
+        "the state is configured in {} ([state] backend = \"s3\"), which has none yet, but {} holds this stack: \
+         run `gwctl state migrate` to move it there (planning from an empty state would build the stack a second time)",
+        remote.display(), local.display()
+    )]
+    LocalStateNotMigrated { local: std::path::PathBuf, remote: std::path::PathBuf },
     #[error("{failed} operation(s) failed; the state records what was done")]
     ApplyFailed { failed: usize },
 }

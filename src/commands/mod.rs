@@ -182,6 +182,28 @@ fn spec_file(g: &Global) -> String {
     g.spec.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
+/// Refuses to start a new state in S3 while the local state file still
+/// holds the stack (the backend was switched without `gwctl state migrate`),
+/// or where a renamed project left its old state beside the key.
+fn check_new_s3_state(g: &Global, spec: &Spec, loc: &crate::spec::S3StateSpec) -> Result<()> {
+    let local = state_path(g, spec);
+    if crate::state::read(&crate::state::Location::Local(local.clone()))?.is_some_and(|s| !s.resources.is_empty()) {
+        return Err(Error::LocalStateNotMigrated { local, remote: crate::state::s3::display(loc) });
+    }
+    let found = crate::state::s3::block(crate::state::s3::find_renamed(loc, &spec.project, &spec_file(g)))?;
+    if let Some((old_path, old)) = found {
+        return Err(crate::state::StateError::Renamed {
+            path: crate::state::s3::display(loc),
+            project: spec.project.clone(),
+            old: old.project,
+            old_path,
+            count: old.resources.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Refuses to start a new state where a renamed project left its old one,
 /// unless `--state` names the file explicitly.
 fn check_not_renamed(g: &Global, spec: &Spec, path: &Path) -> Result<()> {
@@ -210,8 +232,9 @@ pub fn read_state(g: &Global, spec: &Spec) -> Result<State> {
     let mut state = match crate::state::read(&location)? {
         Some(state) => state,
         None => {
-            if matches!(location, crate::state::Location::Local(_)) {
-                check_not_renamed(g, spec, &path)?;
+            match &location {
+                crate::state::Location::Local(_) => check_not_renamed(g, spec, &path)?,
+                crate::state::Location::S3(loc) => check_new_s3_state(g, spec, loc)?,
             }
             State::new()
         }
@@ -238,6 +261,9 @@ pub fn open_state(g: &Global, spec: &Spec, command: &str) -> Result<(crate::stat
         check_not_renamed(g, spec, &path)?;
     }
     let (store, mut state) = crate::state::Store::open(&location, command, g.lock_timeout)?;
+    if let (crate::state::Location::S3(loc), false) = (&location, store.exists()) {
+        check_new_s3_state(g, spec, loc)?;
+    }
     state.claim(&path, &spec.project, &spec.region, &spec_file(g))?;
     known_kinds(&path, state.resources.iter().map(|r| (&r.address, r.kind)))?;
     Ok((store, state))

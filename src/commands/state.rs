@@ -87,9 +87,16 @@ fn migrate(g: &Global, spec: &Spec) -> Result<u8> {
     let local = crate::state::Location::Local(path.clone());
     let (store, mut state) = crate::state::Store::open(&local, "gwctl state migrate", g.lock_timeout)?;
     state.claim(&path, &spec.project, &spec.region, &g.spec.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())?;
-    crate::state::s3::block(crate::state::s3::create(&target, &state))?;
+    // Under the target's lock too: no apply may start on the empty object meanwhile.
+    let remote = crate::state::Location::S3(target.clone());
+    let (mut remote_store, _) = crate::state::Store::open(&remote, "gwctl state migrate", g.lock_timeout)?;
+    if remote_store.exists() {
+        return Err(crate::state::StateError::TargetExists { path: remote.display() }.into());
+    }
+    remote_store.save(&mut state)?;
     let migrated = std::path::PathBuf::from(format!("{}.migrated", path.display()));
     std::fs::rename(&path, &migrated)?;
+    drop(remote_store);
     drop(store);
     println!(
         "Moved the state ({} resources, serial {}) to {}; the local file is now {}.",

@@ -88,6 +88,14 @@ impl Store {
             Store::S3(s) => s.path(),
         }
     }
+
+    /// Whether the state exists where it is kept (not only in memory).
+    pub fn exists(&self) -> bool {
+        match self {
+            Store::Local(s) => s.path().exists(),
+            Store::S3(s) => s.exists(),
+        }
+    }
 }
 
 /// The state format this gwctl writes; a newer one is refused.

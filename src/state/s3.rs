@@ -65,6 +65,14 @@ fn remote<'a, E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'stati
     }
 }
 
+/// The ETag S3 answered with; a store that gives none cannot guard writes.
+fn etag_of(loc: &S3StateSpec, etag: Option<&str>) -> Result<String, StateError> {
+    match etag.filter(|e| !e.is_empty()) {
+        Some(e) => Ok(e.to_string()),
+        None => Err(StateError::Remote { path: display(loc), operation: "s3", detail: "the answer carries no ETag, so writes cannot be made conditional".into() }),
+    }
+}
+
 fn code_of<E: ProvideErrorMetadata>(e: &aws_sdk_s3::error::SdkError<E>) -> Option<String> {
     e.as_service_error().and_then(|se| se.code()).map(str::to_string).or_else(|| e.raw_response().map(|r| r.status().as_u16().to_string()))
 }
@@ -82,9 +90,16 @@ pub async fn read(client: &aws_sdk_s3::Client, loc: &S3StateSpec) -> Result<Opti
     let out = match client.get_object().bucket(&loc.bucket).key(&loc.key).send().await {
         Ok(out) => out,
         Err(e) if not_found(&e) => return Ok(None),
+        Err(e) if code_of(&e).as_deref() == Some("AccessDenied") => {
+            return Err(StateError::Remote {
+                path: display(loc),
+                operation: "s3:GetObject",
+                detail: "AccessDenied (a state that does not exist yet reads as AccessDenied without s3:ListBucket on the bucket; `gwctl iam-policy` lists what each role needs)".into(),
+            })
+        }
         Err(e) => return Err(remote(loc, "s3:GetObject")(e)),
     };
-    let etag = out.e_tag().unwrap_or_default().to_string();
+    let etag = etag_of(loc, out.e_tag())?;
     let body = out.body.collect().await.map_err(|e| StateError::Remote { path: display(loc), operation: "s3:GetObject", detail: e.to_string() })?;
     let bytes = body.into_bytes();
     if bytes.len() as u64 > crate::files::STATE_MAX {
@@ -110,6 +125,7 @@ async fn read_lock(client: &aws_sdk_s3::Client, loc: &S3StateSpec) -> Result<Opt
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     loc: S3StateSpec,
+    lock_id: String,
     lock_etag: String,
     /// The ETag of the state as last read or written; `None` while there is none.
     etag: Option<String>,
@@ -133,8 +149,14 @@ impl S3Store {
                 .send()
                 .await;
             match put {
-                Ok(out) => break out.e_tag().unwrap_or_default().to_string(),
+                Ok(out) => break etag_of(loc, out.e_tag())?,
                 Err(e) if precondition_failed(&e) => {
+                    // An earlier attempt of this very request made it, and its answer was lost.
+                    if let Some((holder, etag)) = read_lock(&client, loc).await? {
+                        if holder.id == info.id {
+                            break etag;
+                        }
+                    }
                     if Instant::now() >= deadline {
                         return match read_lock(&client, loc).await? {
                             Some((holder, _)) => Err(StateError::LockedRemote { path: lock_display(loc), holder }),
@@ -147,7 +169,7 @@ impl S3Store {
                 Err(e) => return Err(remote(loc, "s3:PutObject")(e)),
             }
         };
-        let mut store = S3Store { client, loc: loc.clone(), lock_etag, etag: None };
+        let mut store = S3Store { client, loc: loc.clone(), lock_id: info.id, lock_etag, etag: None };
         match read(&store.client, loc).await {
             Ok(Some((state, etag))) => {
                 store.etag = Some(etag);
@@ -161,24 +183,42 @@ impl S3Store {
     /// Writes the state, only over the version this run read or wrote last.
     pub async fn write(&mut self, state: &State) -> Result<(), StateError> {
         let body = serde_json::to_vec_pretty(state).map_err(|e| StateError::Write { path: display(&self.loc), source: std::io::Error::other(e) })?;
-        let put = self.client.put_object().bucket(&self.loc.bucket).key(&self.loc.key).content_type("application/json").body(ByteStream::from(body));
-        let put = match &self.etag {
-            Some(etag) => put.if_match(etag),
-            None => put.if_none_match("*"),
-        };
-        match put.send().await {
-            Ok(out) => {
-                self.etag = out.e_tag().map(str::to_string);
-                Ok(())
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let put = self.client.put_object().bucket(&self.loc.bucket).key(&self.loc.key).content_type("application/json").body(ByteStream::from(body.clone()));
+            let put = match &self.etag {
+                Some(etag) => put.if_match(etag),
+                None => put.if_none_match("*"),
+            };
+            match put.send().await {
+                Ok(out) => {
+                    self.etag = Some(etag_of(&self.loc, out.e_tag())?);
+                    return Ok(());
+                }
+                // S3: another conditional write to the key was in flight; retry.
+                Err(e) if code_of(&e).as_deref().is_some_and(|c| c == "ConditionalRequestConflict" || c == "409") && attempt < 4 => {
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) if precondition_failed(&e) || (self.etag.is_some() && not_found(&e)) => {
+                    // A retried request whose first attempt wrote this very body, its answer lost.
+                    if let Some((current, etag)) = self.current().await {
+                        if current == body {
+                            self.etag = Some(etag);
+                            return Ok(());
+                        }
+                    }
+                    return Err(StateError::Overtaken {
+                        path: display(&self.loc),
+                        detail: match (&self.etag, not_found(&e)) {
+                            (Some(_), true) => "it was deleted".into(),
+                            (Some(etag), false) => format!("its ETag is no longer {etag}"),
+                            (None, _) => "it was created meanwhile".into(),
+                        },
+                    });
+                }
+                Err(e) => return Err(remote(&self.loc, "s3:PutObject")(e)),
             }
-            Err(e) if precondition_failed(&e) => Err(StateError::Overtaken {
-                path: display(&self.loc),
-                detail: match &self.etag {
-                    Some(etag) => format!("its ETag is no longer {etag}"),
-                    None => "it was created meanwhile".into(),
-                },
-            }),
-            Err(e) => Err(remote(&self.loc, "s3:PutObject")(e)),
         }
     }
 
@@ -186,8 +226,29 @@ impl S3Store {
         display(&self.loc)
     }
 
+    /// Deletes the lock if it is still this run's; says so when that fails.
     async fn release(&self) {
-        let _ = self.client.delete_object().bucket(&self.loc.bucket).key(lock_key(&self.loc)).if_match(&self.lock_etag).send().await;
+        let delete = self.client.delete_object().bucket(&self.loc.bucket).key(lock_key(&self.loc)).if_match(&self.lock_etag).send();
+        let why = match tokio::time::timeout(Duration::from_secs(10), delete).await {
+            Ok(Ok(_)) => return,
+            // Not ours any more (force-unlocked, replaced): nothing to release.
+            Ok(Err(e)) if precondition_failed(&e) || not_found(&e) => return,
+            Ok(Err(e)) => remote(&self.loc, "s3:DeleteObject")(e).to_string(),
+            Err(_) => "no answer in 10 s".into(),
+        };
+        eprintln!("warning: could not remove the state lock {} ({why}); if no run holds it: gwctl force-unlock {}", lock_display(&self.loc).display(), self.lock_id);
+    }
+
+    /// The state object's bytes and ETag as S3 has them now.
+    async fn current(&self) -> Option<(Vec<u8>, String)> {
+        let out = self.client.get_object().bucket(&self.loc.bucket).key(&self.loc.key).send().await.ok()?;
+        let etag = out.e_tag()?.to_string();
+        Some((out.body.collect().await.ok()?.into_bytes().to_vec(), etag))
+    }
+
+    /// Whether a state object exists (read or written by this run).
+    pub fn exists(&self) -> bool {
+        self.etag.is_some()
     }
 }
 
@@ -210,17 +271,6 @@ pub async fn force_unlock(loc: &S3StateSpec, id: &str) -> Result<LockInfo, State
     Ok(current)
 }
 
-/// Writes `state` as a new object: refused when one exists.
-pub async fn create(loc: &S3StateSpec, state: &State) -> Result<(), StateError> {
-    let client = client(loc).await;
-    let body = serde_json::to_vec_pretty(state).map_err(|e| StateError::Write { path: display(loc), source: std::io::Error::other(e) })?;
-    match client.put_object().bucket(&loc.bucket).key(&loc.key).if_none_match("*").content_type("application/json").body(ByteStream::from(body)).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if precondition_failed(&e) => Err(StateError::TargetExists { path: display(loc) }),
-        Err(e) => Err(remote(loc, "s3:PutObject")(e)),
-    }
-}
-
 /// Whether the bucket keeps old versions and encrypts by default, as
 /// (versioning, encryption); `None` for what could not be read.
 pub async fn bucket_safety(loc: &S3StateSpec) -> (Option<bool>, Option<bool>) {
@@ -236,4 +286,28 @@ pub async fn bucket_safety(loc: &S3StateSpec) -> (Option<bool>, Option<bool>) {
         Err(_) => None,
     };
     (versioning, encryption)
+}
+
+/// The state of another project written for this spec file beside the key
+/// (same folder of the bucket): what a renamed `[project] name` left.
+pub async fn find_renamed(loc: &S3StateSpec, project: &str, spec_file: &str) -> Result<Option<(PathBuf, State)>, StateError> {
+    let client = client(loc).await;
+    let prefix = loc.key.rsplit_once('/').map(|(dir, _)| format!("{dir}/")).unwrap_or_default();
+    let listed = client.list_objects_v2().bucket(&loc.bucket).prefix(&prefix).max_keys(100).send().await.map_err(remote(loc, "s3:ListObjectsV2"))?;
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter(|k| k.ends_with(".json") && *k != loc.key && !k[prefix.len()..].contains('/'))
+        .map(str::to_string)
+        .collect();
+    for key in keys {
+        let other = S3StateSpec { key, ..loc.clone() };
+        if let Ok(Some((state, _))) = read(&client, &other).await {
+            if !state.resources.is_empty() && state.project != project && state.spec == spec_file {
+                return Ok(Some((display(&other), state)));
+            }
+        }
+    }
+    Ok(None)
 }

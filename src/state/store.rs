@@ -75,8 +75,8 @@ pub enum StateError {
     LockedRemote { path: PathBuf, holder: LockInfo },
     #[error(
         "refusing to write the state {}: it changed since this run read it ({detail}); nothing was overwritten.\n  \
-         Another run wrote it, so this one no longer held the lock (was it force-unlocked?). What this run did in AWS \
-         is not recorded: run `gwctl apply` again, which adopts it",
+         Another run wrote it: one whose lock was force-unlocked, or this one after its own lock was. What this run \
+         did in AWS since its last write is not recorded: run `gwctl apply` again, which adopts it",
         path.display()
     )]
     Overtaken { path: PathBuf, detail: String },

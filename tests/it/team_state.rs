@@ -172,15 +172,37 @@ async fn a_local_state_migrates_to_s3_once_and_a_second_migration_is_refused() {
     let client = s3(&emu).await;
     let w = Workdir::new(&emu, &public_seed_spec());
     w.expect(&["apply", "--auto-approve"], 0);
-    let serial = w.state()["serial"].clone();
+    let (serial, lineage) = (w.state()["serial"].as_u64().unwrap(), w.state()["lineage"].clone());
     w.write_spec(&s3_spec());
+    // Switched to S3 without migrating: an empty state there would build the stack twice.
+    for args in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let run = w.expect(args, 1);
+        assert!(run.stderr.contains("run `gwctl state migrate`"), "{}", run.stderr);
+    }
+    assert!(object(&client, KEY).await.is_none());
     let run = w.expect(&["state", "migrate"], 0);
     assert!(run.stdout.contains(&format!("s3://{BUCKET}/{KEY}")), "{}", run.stdout);
     assert!(!w.state_path().exists() && w.path().join(format!("state/{KEY}.migrated")).exists(), "the local file is kept aside");
     let (state, _) = object(&client, KEY).await.unwrap();
-    assert_eq!(state["serial"], serial);
+    assert_eq!((state["serial"].as_u64().unwrap(), &state["lineage"]), (serial + 1, &lineage), "the same state, written once more");
     w.expect(&["plan", "--detailed-exitcode"], 0);
     std::fs::copy(w.path().join(format!("state/{KEY}.migrated")), w.state_path()).unwrap();
     let again = w.expect(&["state", "migrate"], 1);
     assert!(again.stderr.contains("never overwrites"), "{}", again.stderr);
+}
+
+#[tokio::test]
+async fn a_renamed_project_with_its_state_in_s3_is_refused_naming_the_old_one() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    s3(&emu).await;
+    let w = Workdir::new(&emu, &s3_spec());
+    w.expect(&["apply", "--auto-approve"], 0);
+    w.edit_spec("name   = \"job-work-planner\"", "name   = \"work-planner\"");
+    emu.control("POST", "/_emulator/calls/reset", "");
+    let run = w.expect(&["apply", "--auto-approve"], 1);
+    assert!(run.stderr.contains("Was [project] name changed from job-work-planner?"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("s3://{BUCKET}/{KEY}")), "{}", run.stderr);
+    let apis = sdk.apigw.get_apis().send().await.unwrap();
+    assert_eq!(apis.items().len(), 1, "no second stack");
 }
