@@ -191,17 +191,16 @@ fn check_new_s3_state(g: &Global, spec: &Spec, loc: &crate::spec::S3StateSpec) -
         return Err(Error::LocalStateNotMigrated { local, remote: crate::state::s3::display(loc) });
     }
     let found = crate::state::s3::block(crate::state::s3::find_renamed(loc, &spec.project, &spec_file(g)))?;
-    if let Some((old_path, old)) = found {
-        return Err(crate::state::StateError::Renamed {
-            path: crate::state::s3::display(loc),
-            project: spec.project.clone(),
-            old: old.project,
-            old_path,
-            count: old.resources.len(),
-        }
-        .into());
+    match found {
+        Some(old) => Err(renamed(crate::state::s3::display(loc), spec, old)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The refusal to start a state for `spec`'s project at `path` while `old`
+/// (path and state) holds the stack under its former name.
+fn renamed(path: PathBuf, spec: &Spec, (old_path, old): (PathBuf, State)) -> Error {
+    crate::state::StateError::Renamed { path, project: spec.project.clone(), old: old.project, old_path, count: old.resources.len() }.into()
 }
 
 /// Refuses to start a new state where a renamed project left its old one,
@@ -210,17 +209,10 @@ fn check_not_renamed(g: &Global, spec: &Spec, path: &Path) -> Result<()> {
     if g.state.is_some() {
         return Ok(());
     }
-    if let Some((old_path, old)) = crate::state::find_renamed(path, &spec.project, &spec_file(g)) {
-        return Err(crate::state::StateError::Renamed {
-            path: path.to_path_buf(),
-            project: spec.project.clone(),
-            old: old.project,
-            old_path,
-            count: old.resources.len(),
-        }
-        .into());
+    match crate::state::find_renamed(path, &spec.project, &spec_file(g)) {
+        Some(old) => Err(renamed(path.to_path_buf(), spec, old)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The state, read without a lock (plan, drift, output, state list/show).
