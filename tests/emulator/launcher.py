@@ -210,13 +210,20 @@ s3_responses.S3Response.get_bucket_versioning = get_bucket_versioning
 # moto gives instances addresses in 54.214.0.0/16, which belong to someone on
 # the internet: a test that connects to an instance's public address (gwctl
 # verify does, to prove the backend is not reachable around the gateway)
-# would reach a stranger. They come from TEST-NET-3 instead (RFC 5737:
+# would reach a stranger. They come from the TEST-NETs instead (RFC 5737:
 # reserved for documentation, never routed).
 from moto.ec2.models import elastic_network_interfaces as ec2_eni_models  # noqa: E402
 
 
+TEST_NETS = ("192.0.2", "198.51.100", "203.0.113")
+_public_ips = iter([f"{net}.{host}" for net in TEST_NETS for host in range(1, 255)] * 100)
+_PUBLIC_IPS_LOCK = threading.Lock()
+
+
 def documentation_public_ip():
-    return f"203.0.113.{random.randrange(1, 255)}"
+    # In turn: a restarted instance gets another address than the one it released.
+    with _PUBLIC_IPS_LOCK:
+        return next(_public_ips)
 
 
 ec2_eni_models.random_public_ip = documentation_public_ip
