@@ -82,13 +82,6 @@ impl Store {
         }
     }
 
-    pub fn path(&self) -> PathBuf {
-        match self {
-            Store::Local(s) => s.path().to_path_buf(),
-            Store::S3(s) => s.path(),
-        }
-    }
-
     /// Whether the state exists where it is kept (not only in memory).
     pub fn exists(&self) -> bool {
         match self {

@@ -222,10 +222,6 @@ impl S3Store {
         }
     }
 
-    pub fn path(&self) -> PathBuf {
-        display(&self.loc)
-    }
-
     /// Deletes the lock if it is still this run's; says so when that fails.
     async fn release(&self) {
         let delete = self.client.delete_object().bucket(&self.loc.bucket).key(lock_key(&self.loc)).if_match(&self.lock_etag).send();

@@ -78,7 +78,8 @@ async fn the_printed_policies_allow_every_call_and_need_every_statement() {
     let endpoint = format!("{}/_dataplane/{}", emu.endpoint(), w.id_of("api.main"));
     run(&["verify", "--endpoint", &endpoint, "--log-wait", "5s"], &mut verifies);
     // A change of every kind: tags, a managed policy, rules, the instance type,
-    // retention, an audience, the throttle, a route and its authorization.
+    // retention, a second app client and MFA on the pool, the throttle, a route
+    // and its authorization.
     for (from, to) in [
         ("Project = \"job-work-planner\"", "Project = \"job-work-planner\"\nTeam = \"planning\""),
         ("managed_policies = [\"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\"]", "managed_policies = []"),
