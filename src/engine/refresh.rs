@@ -85,7 +85,13 @@ async fn children(aws: &Aws, state: &State) -> Result<Refresh, (Kind, AwsError)>
             parents.entry(id.to_string()).or_insert(ParentAt { kind: parent.kind, address: None });
         }
     }
-    let mut found = list_children(aws, &parents).await?;
+    let mut known: HashMap<(Kind, String), Vec<String>> = HashMap::new();
+    for r in &state.resources {
+        if let Some(parent) = provider::of(r.kind).parent() {
+            known.entry((r.kind, s(&r.attributes, parent.id_attr).to_string())).or_default().push(r.id.clone());
+        }
+    }
+    let mut found = list_children(aws, &parents, &known).await?;
     let mut out = Refresh::default();
     for r in &state.resources {
         let Some(parent) = provider::of(r.kind).parent() else { continue };
@@ -104,11 +110,17 @@ async fn children(aws: &Aws, state: &State) -> Result<Refresh, (Kind, AwsError)>
     Ok(out)
 }
 
-/// The children of each parent, by (kind, parent id); `None` where the parent is gone.
-async fn list_children(aws: &Aws, parents: &BTreeMap<String, ParentAt>) -> Result<HashMap<(Kind, String), Option<Vec<(String, Attrs)>>>, (Kind, AwsError)> {
+/// The children of each parent, by (kind, parent id); `None` where the
+/// parent is gone. `known` are the children the state records, by the same key.
+async fn list_children(
+    aws: &Aws,
+    parents: &BTreeMap<String, ParentAt>,
+    known: &HashMap<(Kind, String), Vec<String>>,
+) -> Result<HashMap<(Kind, String), Option<Vec<(String, Attrs)>>>, (Kind, AwsError)> {
     let lists = parents.iter().flat_map(|(parent_id, at)| {
         provider::child_kinds().filter(move |(_, p)| p.kind == at.kind).map(move |(kind, _)| async move {
-            let listed = kind.list_in(aws, parent_id).await.map_err(|e| (kind.kind(), e))?;
+            let known = known.get(&(kind.kind(), parent_id.clone())).map(Vec::as_slice).unwrap_or_default();
+            let listed = kind.list_in(aws, parent_id, known).await.map_err(|e| (kind.kind(), e))?;
             Ok::<_, (Kind, AwsError)>(((kind.kind(), parent_id.clone()), listed))
         })
     });
@@ -199,7 +211,7 @@ pub async fn discover(
         .iter()
         .filter_map(|r| Some((r.kind, s(&r.attributes, provider::of(r.kind).parent()?.id_attr), r.id.as_str())))
         .collect();
-    let mut children = unmanaged(list_children(aws, &parents).await?, &parents);
+    let mut children = unmanaged(list_children(aws, &parents, &HashMap::new()).await?, &parents);
     children.retain(|u| {
         let parent_id = provider::of(u.kind).parent().map(|p| s(&u.attrs, p.id_attr)).unwrap_or_default();
         !recorded.contains(&(u.kind, parent_id, u.id.as_str()))

@@ -136,7 +136,7 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
     // Routes the live API has that the spec does not declare: nothing the
     // spec promises covers them.
     let api_id = state.get(&api::address(name)).map(|r| r.id.clone()).unwrap_or_default();
-    match crate::provider::of(route::KIND).list_in(aws, &api_id).await {
+    match crate::provider::of(route::KIND).list_in(aws, &api_id, &[]).await {
         Err(e) => checks.push(Check::new("routes", false, format!("listing the API's routes: {e}"))),
         Ok(listed) => {
             let undeclared: Vec<(String, String)> = listed

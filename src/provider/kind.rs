@@ -124,7 +124,9 @@ pub(crate) trait ResourceKind: Sync {
 
     /// Every resource of this kind inside the parent `parent_id`, with the
     /// parent's id among the attributes; `None` when the parent is gone.
-    fn list_in<'a>(&'a self, _aws: &'a Aws, _parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
+    /// `known` are the ids of those the state records there: a kind whose
+    /// list gives less than a read may read them beside the list.
+    fn list_in<'a>(&'a self, _aws: &'a Aws, _parent_id: &'a str, _known: &'a [String]) -> Call<'a, Option<Vec<(String, Attrs)>>> {
         Box::pin(async { Ok(None) })
     }
 

@@ -41,6 +41,8 @@ struct Data {
     in_flight: usize,
     busy_since: Option<Instant>,
     busy: Duration,
+    /// When each operation was started and finished (its retries within).
+    spans: Vec<(Instant, Instant)>,
 }
 
 static DATA: Mutex<Option<Data>> = Mutex::new(None);
@@ -90,7 +92,11 @@ impl Intercept for Recorder {
                 .unwrap_or("-");
             eprintln!("aws {service} {operation}: {status} in {ms} ms, request id {request_id}");
         }
+        let started = cfg.load::<Started>().map(|s| s.0);
         with(|d| {
+            if let Some(started) = started {
+                d.spans.push((started, Instant::now()));
+            }
             d.in_flight = d.in_flight.saturating_sub(1);
             if d.in_flight == 0 {
                 if let Some(since) = d.busy_since.take() {
@@ -107,6 +113,9 @@ impl Intercept for Recorder {
 pub struct Snapshot {
     pub calls: BTreeMap<(String, String), u64>,
     pub waiting: Duration,
+    /// The longest chain of calls each made after the one before it had
+    /// answered: how many round trips of latency a run waited out at least.
+    pub round_trips: usize,
 }
 
 impl Snapshot {
@@ -118,16 +127,31 @@ impl Snapshot {
 pub fn snapshot() -> Snapshot {
     with(|d| {
         let open = d.busy_since.map(|s| s.elapsed()).unwrap_or_default();
-        Snapshot { calls: d.calls.clone(), waiting: d.busy + open }
+        Snapshot { calls: d.calls.clone(), waiting: d.busy + open, round_trips: round_trips(&d.spans) }
     })
+}
+
+/// The longest chain of spans in which each starts after the previous ended.
+fn round_trips(spans: &[(Instant, Instant)]) -> usize {
+    let mut by_start: Vec<&(Instant, Instant)> = spans.iter().collect();
+    by_start.sort_by_key(|s| s.0);
+    // depth[i]: the longest chain ending with span i.
+    let mut depth = vec![0usize; by_start.len()];
+    for i in 0..by_start.len() {
+        let before = (0..i).filter(|&j| by_start[j].1 <= by_start[i].0).map(|j| depth[j]).max().unwrap_or(0);
+        depth[i] = before + 1;
+    }
+    depth.into_iter().max().unwrap_or(0)
 }
 
 /// The `--stats` report: calls per service and operation, and where the time went.
 pub fn render(s: &Snapshot, total: Duration) -> String {
     let mut out = format!(
-        "AWS calls: {} in {:.2}s: {:.2}s waiting on AWS, {:.2}s in gwctl\n",
+        "AWS calls: {} in {:.2}s, {} round trip{} deep: {:.2}s waiting on AWS, {:.2}s in gwctl\n",
         s.total(),
         total.as_secs_f64(),
+        s.round_trips,
+        if s.round_trips == 1 { "" } else { "s" },
         s.waiting.as_secs_f64(),
         total.saturating_sub(s.waiting).as_secs_f64()
     );
@@ -140,4 +164,22 @@ pub fn render(s: &Snapshot, total: Duration) -> String {
         out.push_str(&format!("  {service:width$}  {}\n", ops.join(", ")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_count_calls_that_waited_for_an_answer() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(round_trips(&[]), 0);
+        // Three calls at once: one round trip.
+        assert_eq!(round_trips(&[(at(0), at(20)), (at(1), at(25)), (at(2), at(30))]), 1);
+        // A call made after the first answered, beside a slow one: two.
+        assert_eq!(round_trips(&[(at(0), at(20)), (at(1), at(60)), (at(21), at(40))]), 2);
+        // A chain of three, however they overlap with others.
+        assert_eq!(round_trips(&[(at(40), at(60)), (at(0), at(20)), (at(20), at(40)), (at(5), at(70))]), 3);
+    }
 }

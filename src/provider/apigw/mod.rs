@@ -29,6 +29,7 @@ macro_rules! api_child {
             &'a self,
             aws: &'a $crate::provider::aws::Aws,
             parent_id: &'a str,
+            _known: &'a [String],
         ) -> $crate::provider::kind::Call<'a, Option<Vec<(String, $crate::model::Attrs)>>> {
             Box::pin(async move { Ok($crate::provider::apigw::in_api(list(aws, parent_id).await?, parent_id)) })
         }
@@ -85,7 +86,7 @@ where
     UFut: std::future::Future<Output = Result<Attrs, AwsError>>,
 {
     let find = || async {
-        let children = kind.list_in(aws, api_id).await?.unwrap_or_default();
+        let children = kind.list_in(aws, api_id, &[]).await?.unwrap_or_default();
         Ok::<_, AwsError>(children.into_iter().find(|(_, attrs)| is_it(attrs)))
     };
     let adopt = |(id, have): (String, Attrs)| async move {
@@ -161,7 +162,7 @@ pub fn in_api(listed: Option<Vec<(String, Attrs)>>, api_id: &str) -> Option<Vec<
 /// to the items by id.
 pub async fn read_children(aws: &Aws, kind: &dyn ResourceKind, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let groups = by_api(items);
-    let lists = groups.keys().map(|api_id| async move { Ok::<_, AwsError>((api_id.clone(), kind.list_in(aws, api_id).await?)) });
+    let lists = groups.keys().map(|api_id| async move { Ok::<_, AwsError>((api_id.clone(), kind.list_in(aws, api_id, &[]).await?)) });
     let found: HashMap<String, Option<Vec<(String, Attrs)>>> = futures::future::try_join_all(lists).await?.into_iter().collect();
     let mut out = HashMap::new();
     for (api_id, group) in groups {
@@ -182,7 +183,7 @@ pub fn with_api(mut attrs: Attrs, api_id: &str) -> Attrs {
 
 /// Reads one child back (after an update that changed nothing the response describes).
 pub async fn read_child(aws: &Aws, kind: &dyn ResourceKind, api_id: &str, id: &str) -> Result<Attrs, AwsError> {
-    let children = kind.list_in(aws, api_id).await?.unwrap_or_default();
+    let children = kind.list_in(aws, api_id, &[]).await?.unwrap_or_default();
     children
         .into_iter()
         .find(|(child, _)| child == id)

@@ -145,7 +145,7 @@ resource_kind!(Instance, KIND, create(_aws, _address, want, token) => create(_aw
         Some(Parent { kind: super::service::KIND, id_attr: "service_id" })
     }
 
-    fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
+    fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str, _known: &'a [String]) -> Call<'a, Option<Vec<(String, Attrs)>>> {
         Box::pin(list(aws, parent_id))
     }
 

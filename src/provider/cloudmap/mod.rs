@@ -52,6 +52,30 @@ pub async fn read_tags(aws: &Aws, arn: &str) -> Result<serde_json::Value, AwsErr
     Ok(crate::provider::common::tags_value(out.tags().iter().map(|t| (t.key(), t.value()))))
 }
 
+/// A namespace or service as `get` reads it (its `arn` among the
+/// attributes), with its tags: read beside it when the state records the ARN
+/// (`known_arn`), after it otherwise.
+pub async fn read_tagged<G>(aws: &Aws, known_arn: &str, get: G) -> Result<Option<Attrs>, AwsError>
+where
+    G: Future<Output = Result<Option<Attrs>, AwsError>>,
+{
+    let early = async {
+        match known_arn {
+            "" => None,
+            arn => Some(read_tags(aws, arn).await),
+        }
+    };
+    let (got, early) = futures::join!(get, early);
+    let Some(mut attrs) = got? else { return Ok(None) };
+    let arn = s(&attrs, "arn").to_string();
+    let tags = match early {
+        Some(tags) if arn == known_arn => tags?,
+        _ => read_tags(aws, &arn).await?,
+    };
+    attrs.insert("tags".into(), tags);
+    Ok(Some(attrs))
+}
+
 /// What a namespace or service create ends with: the id made, or after
 /// `already` (AWS's "exists" answer) the one `find` gives if this stack made
 /// it for `address` (anything else is refused); then tagged and read back.
@@ -91,15 +115,16 @@ where
     read(id.to_string()).await?.ok_or_else(|| AwsError::other("servicediscovery:Get", format!("{what} {id} vanished while being updated")))
 }
 
-/// Reads each item by id with `read`, concurrently.
+/// Reads each item with `read`, given its id and the ARN the state records,
+/// concurrently.
 pub async fn read_each<R, RFut>(items: &[ReadItem], read: R) -> Result<HashMap<String, Option<Attrs>>, AwsError>
 where
-    R: Fn(String) -> RFut,
+    R: Fn(String, String) -> RFut,
     RFut: Future<Output = Result<Option<Attrs>, AwsError>>,
 {
     let reads = items.iter().map(|item| {
         let read = &read;
-        async move { read(item.id.clone()).await.map(|a| (item.address.clone(), a)) }
+        async move { read(item.id.clone(), s(&item.attrs, "arn").to_string()).await.map(|a| (item.address.clone(), a)) }
     });
     futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
 }

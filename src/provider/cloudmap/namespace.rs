@@ -55,7 +55,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Resu
         }
         Err(e) => Err(e),
     };
-    super::settle(aws, made, "NamespaceAlreadyExists", "namespace", address, want, || find(aws, want), |id| async move { read_one(aws, &id).await }).await
+    super::settle(aws, made, "NamespaceAlreadyExists", "namespace", address, want, || find(aws, want), |id| async move { read_one(aws, &id, "").await }).await
 }
 
 /// The namespace of the name `want` gives, if there is one.
@@ -65,7 +65,7 @@ pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
         let page = aws.cloudmap.list_namespaces().set_next_token(token).send().await.map_err(err("servicediscovery:ListNamespaces"))?;
         if let Some(ns) = page.namespaces().iter().find(|n| n.name() == Some(s(want, "name"))) {
             let id = ns.id().unwrap_or_default().to_string();
-            return Ok(read_one(aws, &id).await?.map(|attrs| Known { id, attrs }));
+            return Ok(read_one(aws, &id, "").await?.map(|attrs| Known { id, attrs }));
         }
         token = page.next_token().map(str::to_string);
         if token.is_none() {
@@ -75,23 +75,25 @@ pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    super::read_each(items, |id| async move { read_one(aws, &id).await }).await
+    super::read_each(items, |id, arn| async move { read_one(aws, &id, &arn).await }).await
 }
 
-async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
-    let out = match aws.cloudmap.get_namespace().id(id).send().await.map_err(err("servicediscovery:GetNamespace")) {
-        Ok(out) => out,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
+/// Reads it by id, with its tags beside it when `known_arn` (what the state
+/// records) is given.
+async fn read_one(aws: &Aws, id: &str, known_arn: &str) -> Result<Option<Attrs>, AwsError> {
+    let get = async {
+        let out = match aws.cloudmap.get_namespace().id(id).send().await.map_err(err("servicediscovery:GetNamespace")) {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(out.namespace().and_then(|ns| json!({"name": ns.name(), "arn": ns.arn().unwrap_or_default()}).as_object().cloned()))
     };
-    let Some(ns) = out.namespace() else { return Ok(None) };
-    let arn = ns.arn().unwrap_or_default().to_string();
-    let tags = super::read_tags(aws, &arn).await?;
-    Ok(json!({"name": ns.name(), "arn": arn, "tags": tags}).as_object().cloned())
+    super::read_tagged(aws, known_arn, get).await
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
-    super::retag(aws, id, before, after, "namespace", |id| async move { read_one(aws, &id).await }).await
+    super::retag(aws, id, before, after, "namespace", |id| async move { read_one(aws, &id, "").await }).await
 }
 
 pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {

@@ -56,7 +56,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs, token: &str) -> Resu
         .await
         .map(|out| out.service().and_then(|s| s.id()).unwrap_or_default().to_string())
         .map_err(err("servicediscovery:CreateService"));
-    super::settle(aws, made, "ServiceAlreadyExists", "service", address, want, || find(aws, address, want), |id| async move { read_one(aws, &id).await }).await
+    super::settle(aws, made, "ServiceAlreadyExists", "service", address, want, || find(aws, address, want), |id| async move { read_one(aws, &id, "").await }).await
 }
 
 /// The service this project made for `address`: of the wanted name, in the
@@ -87,7 +87,7 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
     }
     let mut fallback = None;
     for id in named {
-        let Some(attrs) = read_one(aws, &id).await? else { continue };
+        let Some(attrs) = read_one(aws, &id, "").await? else { continue };
         if project_tag(&attrs) == project_tag(want) && tag(&attrs, "gwctl:address") == Some(address) {
             return Ok(Some(Known { id, attrs }));
         }
@@ -99,23 +99,25 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    super::read_each(items, |id| async move { read_one(aws, &id).await }).await
+    super::read_each(items, |id, arn| async move { read_one(aws, &id, &arn).await }).await
 }
 
-async fn read_one(aws: &Aws, id: &str) -> Result<Option<Attrs>, AwsError> {
-    let out = match aws.cloudmap.get_service().id(id).send().await.map_err(err("servicediscovery:GetService")) {
-        Ok(out) => out,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
+/// Reads it by id, with its tags beside it when `known_arn` (what the state
+/// records) is given.
+async fn read_one(aws: &Aws, id: &str, known_arn: &str) -> Result<Option<Attrs>, AwsError> {
+    let get = async {
+        let out = match aws.cloudmap.get_service().id(id).send().await.map_err(err("servicediscovery:GetService")) {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(out.service().and_then(|svc| json!({"name": svc.name(), "namespace_id": svc.namespace_id(), "arn": svc.arn().unwrap_or_default()}).as_object().cloned()))
     };
-    let Some(svc) = out.service() else { return Ok(None) };
-    let arn = svc.arn().unwrap_or_default().to_string();
-    let tags = super::read_tags(aws, &arn).await?;
-    Ok(json!({"name": svc.name(), "namespace_id": svc.namespace_id(), "arn": arn, "tags": tags}).as_object().cloned())
+    super::read_tagged(aws, known_arn, get).await
 }
 
 pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Result<Attrs, AwsError> {
-    super::retag(aws, id, before, after, "service", |id| async move { read_one(aws, &id).await }).await
+    super::retag(aws, id, before, after, "service", |id| async move { read_one(aws, &id, "").await }).await
 }
 
 /// Cloud Map refuses to delete a service with registered instances

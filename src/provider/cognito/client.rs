@@ -68,7 +68,7 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
     loop {
         attempt += 1;
         if attempt > 1 {
-            let found = list(aws, pool).await?.unwrap_or_default().into_iter().find(|(_, a)| s(a, "name") == name);
+            let found = list(aws, pool, &[]).await?.unwrap_or_default().into_iter().find(|(_, a)| s(a, "name") == name);
             if let Some((id, have)) = found {
                 let attrs = update(aws, &id, &have, want).await?;
                 return Ok(Known { id, attrs });
@@ -100,33 +100,48 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
 }
 
 /// Every client of one pool, each described (the list gives names only);
-/// `None` when the pool is gone.
-pub async fn list(aws: &Aws, pool: &str) -> Result<Option<Vec<(String, Attrs)>>, AwsError> {
-    let mut ids = Vec::new();
-    let mut token = None;
-    loop {
-        let page = aws.cognito.list_user_pool_clients().user_pool_id(pool).max_results(60).set_next_token(token).send().await.map_err(err("cognito-idp:ListUserPoolClients"));
-        let page = match page {
-            Ok(p) => p,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        ids.extend(page.user_pool_clients().iter().filter_map(|c| c.client_id().map(str::to_string)));
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    let described = futures::future::try_join_all(ids.into_iter().map(|id| async move {
+/// `None` when the pool is gone. The clients in `known` are described
+/// beside the list, the others it names after it.
+pub async fn list(aws: &Aws, pool: &str, known: &[String]) -> Result<Option<Vec<(String, Attrs)>>, AwsError> {
+    let describe = |id: String| async move {
         let out = aws.cognito.describe_user_pool_client().user_pool_id(pool).client_id(&id).send().await.map_err(err("cognito-idp:DescribeUserPoolClient"));
-        match out {
-            Ok(out) => Ok(out.user_pool_client().map(|c| (id, observed(c)))),
+        let described = match out {
+            Ok(out) => Ok(out.user_pool_client().map(observed)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
+        };
+        (id, described)
+    };
+    let ids = async {
+        let mut ids = Vec::new();
+        let mut token = None;
+        loop {
+            let page = aws.cognito.list_user_pool_clients().user_pool_id(pool).max_results(60).set_next_token(token).send().await.map_err(err("cognito-idp:ListUserPoolClients"));
+            let page = match page {
+                Ok(p) => p,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            ids.extend(page.user_pool_clients().iter().filter_map(|c| c.client_id().map(str::to_string)));
+            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                return Ok(Some(ids));
+            }
         }
-    }))
-    .await?;
-    Ok(Some(described.into_iter().flatten().collect()))
+    };
+    let early = futures::future::join_all(known.iter().cloned().map(describe));
+    let (ids, early) = futures::join!(ids, early);
+    let Some(ids) = ids? else { return Ok(None) };
+    let mut described: HashMap<String, Result<Option<Attrs>, AwsError>> = early.into_iter().collect();
+    let late = futures::future::join_all(ids.iter().filter(|id| !described.contains_key(*id)).cloned().map(describe)).await;
+    described.extend(late);
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(attrs) = described.remove(&id).transpose()?.flatten() {
+            out.push((id, attrs));
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Reads clients by id: DescribeUserPoolClient each, all at once.
@@ -178,8 +193,8 @@ resource_kind!(UserPoolClient, KIND, create(aws, address, want, _token) => creat
         Some(Parent { kind: super::user_pool::KIND, id_attr: "user_pool_id" })
     }
 
-    fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str) -> Call<'a, Option<Vec<(String, Attrs)>>> {
-        Box::pin(list(aws, parent_id))
+    fn list_in<'a>(&'a self, aws: &'a Aws, parent_id: &'a str, known: &'a [String]) -> Call<'a, Option<Vec<(String, Attrs)>>> {
+        Box::pin(list(aws, parent_id, known))
     }
 
     fn natural_key(&self, attrs: &Attrs) -> Option<String> {

@@ -321,40 +321,32 @@ pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Optio
         .collect())
 }
 
-/// One DescribeInstances and one DescribeVolumes for all instances, then the
-/// user data of each (EC2 has no batched read for it).
+/// DescribeInstances, one DescribeVolumes for the volumes attached to them,
+/// and the user data of each (EC2 has no batched read for it), all at once:
+/// the ids are known, so no call waits for another's answer. A user-data
+/// answer counts only for an instance that DescribeInstances found live.
 async fn read_ids(aws: &Aws, ids: &[String]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
     let mut out: HashMap<String, Option<Attrs>> = ids.iter().map(|id| (id.clone(), None)).collect();
-    let mut instances = Vec::new();
-    let mut pages = aws
-        .ec2
-        .describe_instances()
-        .filters(Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build())
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for r in page.map_err(err("ec2:DescribeInstances"))?.reservations() {
-            instances.extend(r.instances().iter().cloned());
+    let instances = async {
+        let mut instances = Vec::new();
+        let mut pages = aws
+            .ec2
+            .describe_instances()
+            .filters(Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for r in page.map_err(err("ec2:DescribeInstances"))?.reservations() {
+                instances.extend(r.instances().iter().cloned());
+            }
         }
-    }
-    instances.retain(|i| {
-        !matches!(i.state().and_then(|s| s.name()), Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown))
-    });
-    let root_volumes: Vec<String> = instances
-        .iter()
-        .filter_map(|i| {
-            let root = i.root_device_name()?;
-            i.block_device_mappings().iter().find(|m| m.device_name() == Some(root))?.ebs()?.volume_id().map(str::to_string)
-        })
-        .collect();
+        Ok::<_, AwsError>(instances)
+    };
     let volumes = async {
-        if root_volumes.is_empty() {
-            return Ok(HashMap::new());
-        }
         let out = aws
             .ec2
             .describe_volumes()
-            .filters(Filter::builder().name("volume-id").set_values(Some(root_volumes.clone())).build())
+            .filters(Filter::builder().name("attachment.instance-id").set_values(Some(ids.to_vec())).build())
             .send()
             .await
             .map_err(err("ec2:DescribeVolumes"))?;
@@ -365,25 +357,28 @@ async fn read_ids(aws: &Aws, ids: &[String]) -> Result<HashMap<String, Option<At
                 .collect::<HashMap<_, _>>(),
         )
     };
-    let user_data = futures::future::try_join_all(instances.iter().filter_map(|i| i.instance_id()).map(|id| async move {
-        let out = aws
-            .ec2
-            .describe_instance_attribute()
-            .instance_id(id)
-            .attribute(InstanceAttributeName::UserData)
-            .send()
-            .await
-            .map_err(err("ec2:DescribeInstanceAttribute"))?;
-        let digest = out
-            .user_data()
-            .and_then(|v| v.value())
-            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-            .map(|bytes| user_data_digest(&bytes));
-        Ok::<_, AwsError>((id.to_string(), digest))
+    let user_data = futures::future::join_all(ids.iter().map(|id| async move {
+        let out = aws.ec2.describe_instance_attribute().instance_id(id).attribute(InstanceAttributeName::UserData).send().await.map_err(err("ec2:DescribeInstanceAttribute"));
+        let digest = out.map(|out| {
+            out.user_data()
+                .and_then(|v| v.value())
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                .map(|bytes| user_data_digest(&bytes))
+        });
+        (id.to_string(), digest)
     }));
-    let (volumes, user_data) = futures::join!(volumes, user_data);
+    let (instances, volumes, user_data) = futures::join!(instances, volumes, user_data);
+    let mut instances = instances?;
+    instances.retain(|i| {
+        !matches!(i.state().and_then(|s| s.name()), Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown))
+    });
     let volumes = volumes?;
-    let user_data: HashMap<String, Option<String>> = user_data?.into_iter().collect();
+    let mut user_data: HashMap<String, Result<Option<String>, AwsError>> = user_data.into_iter().collect();
+    let user_data: HashMap<String, Option<String>> = instances
+        .iter()
+        .filter_map(|i| i.instance_id())
+        .map(|id| Ok((id.to_string(), user_data.remove(id).transpose()?.flatten())))
+        .collect::<Result<_, AwsError>>()?;
     for i in &instances {
         let Some(id) = i.instance_id() else { continue };
         let root = i.root_device_name().and_then(|root| i.block_device_mappings().iter().find(|m| m.device_name() == Some(root)));

@@ -122,29 +122,41 @@ pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Optio
     futures::future::try_join_all(reads).await.map(|v| v.into_iter().collect())
 }
 
+/// GetRole, its two policy lists and the inline policies the state records,
+/// all at once; only an inline policy the state does not know is read after
+/// the list names it.
 async fn read_one(aws: &Aws, item: &ReadItem) -> Result<Option<Attrs>, AwsError> {
     let name = item.id.as_str();
-    let role = match aws.iam.get_role().role_name(name).send().await.map_err(err("iam:GetRole")) {
+    let get_policy = |policy: String| async move {
+        let out = aws.iam.get_role_policy().role_name(name).policy_name(&policy).send().await.map_err(err("iam:GetRolePolicy"));
+        (policy, out.map(|out| parse_policy(&out.policy_document)))
+    };
+    let recorded: Vec<String> = item.attrs.get("inline_policies").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let role = aws.iam.get_role().role_name(name).send();
+    let attached = aws.iam.list_attached_role_policies().role_name(name).into_paginator().items().send().try_collect();
+    let inline_names = aws.iam.list_role_policies().role_name(name).into_paginator().items().send().try_collect();
+    let early = futures::future::join_all(recorded.into_iter().map(get_policy));
+    let (role, attached, inline_names, early) = futures::join!(role, attached, inline_names, early);
+    let role = match role.map_err(err("iam:GetRole")) {
         Ok(out) => out.role,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
     let Some(role) = role else { return Ok(None) };
-    let attached = aws.iam.list_attached_role_policies().role_name(name).into_paginator().items().send();
-    let inline_names = aws.iam.list_role_policies().role_name(name).into_paginator().items().send();
-    let (attached, inline_names) = futures::join!(attached.try_collect(), inline_names.try_collect());
     let mut managed: Vec<String> = attached
         .map_err(err("iam:ListAttachedRolePolicies"))?
         .into_iter()
         .filter_map(|p| p.policy_arn)
         .collect();
     managed.sort();
-    let inline_names = inline_names.map_err(err("iam:ListRolePolicies"))?;
-    let docs = futures::future::try_join_all(inline_names.iter().map(|policy| async move {
-        let out = aws.iam.get_role_policy().role_name(name).policy_name(policy).send().await.map_err(err("iam:GetRolePolicy"))?;
-        Ok::<_, AwsError>((policy.clone(), parse_policy(&out.policy_document)))
-    }))
-    .await?;
+    let inline_names: Vec<String> = inline_names.map_err(err("iam:ListRolePolicies"))?;
+    let mut early: HashMap<String, Result<Value, AwsError>> = early.into_iter().collect();
+    let late = futures::future::join_all(inline_names.iter().filter(|p| !early.contains_key(*p)).cloned().map(get_policy)).await;
+    early.extend(late);
+    let docs = inline_names
+        .iter()
+        .map(|policy| Ok((policy.clone(), early.remove(policy).unwrap_or(Ok(Value::Null))?)))
+        .collect::<Result<Vec<_>, AwsError>>()?;
     let inline: serde_json::Map<String, Value> = docs.into_iter().collect();
     let trust = role.assume_role_policy_document.as_deref().map(parse_policy).unwrap_or(Value::Null);
     let attrs = json!({

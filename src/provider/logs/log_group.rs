@@ -43,7 +43,7 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
     let before = match created {
         Ok(_) => json!({"name": name, "retention_days": null, "tags": want.get("tags")}).as_object().cloned().unwrap_or_default(),
         Err(e) if e.is("ResourceAlreadyExistsException") => {
-            let existing = read_names(aws, std::slice::from_ref(&name)).await?.remove(&name).flatten().unwrap_or_default();
+            let existing = read_names(aws, &[(name.clone(), None)]).await?.remove(&name).flatten().unwrap_or_default();
             check_adoptable(&existing, want, "logs:CreateLogGroup", &format!("a log group named {name}"), address)?;
             existing
         }
@@ -56,31 +56,45 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
 /// The log group of the name `want` gives, if there is one.
 pub async fn find(aws: &Aws, want: &Attrs) -> Result<Option<Known>, AwsError> {
     let name = s(want, "name").to_string();
-    let found = read_names(aws, std::slice::from_ref(&name)).await?.remove(&name).flatten();
+    let found = read_names(aws, &[(name.clone(), None)]).await?.remove(&name).flatten();
     Ok(found.map(|attrs| Known { id: name, attrs }))
 }
 
 pub async fn read(aws: &Aws, items: &[ReadItem]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    let names: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let names: Vec<(String, Option<String>)> = items.iter().map(|i| (i.id.clone(), Some(s(&i.attrs, "arn").to_string()).filter(|a| !a.is_empty()))).collect();
     let mut found = read_names(aws, &names).await?;
     Ok(items.iter().map(|i| (i.address.clone(), found.remove(&i.id).flatten())).collect())
 }
 
-/// Reads log groups by name: one paginated DescribeLogGroups per name prefix.
-async fn read_names(aws: &Aws, names: &[String]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
-    let lookups = names.iter().map(|name| async move {
-        let mut pages = aws.logs.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
-        let mut hit = None;
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(err("logs:DescribeLogGroups"))?;
-            if let Some(g) = page.log_groups().iter().find(|g| g.log_group_name() == Some(name.as_str())) {
-                hit = Some(g.clone());
-                break;
+/// Reads log groups by name: one paginated DescribeLogGroups per name
+/// prefix, and ListTagsForResource beside it when the ARN is already known
+/// (the state records it), after it otherwise.
+async fn read_names(aws: &Aws, names: &[(String, Option<String>)]) -> Result<HashMap<String, Option<Attrs>>, AwsError> {
+    let list_tags = |arn: String| async move { aws.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(err("logs:ListTagsForResource")) };
+    let lookups = names.iter().map(|(name, known_arn)| async move {
+        let describe = async {
+            let mut pages = aws.logs.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(err("logs:DescribeLogGroups"))?;
+                if let Some(g) = page.log_groups().iter().find(|g| g.log_group_name() == Some(name.as_str())) {
+                    return Ok::<_, AwsError>(Some(g.clone()));
+                }
             }
-        }
-        let Some(group) = hit else { return Ok::<_, AwsError>((name.clone(), None)) };
+            Ok(None)
+        };
+        let early_tags = async {
+            match known_arn {
+                Some(arn) => Some((arn.clone(), list_tags(arn.clone()).await)),
+                None => None,
+            }
+        };
+        let (hit, early_tags) = futures::join!(describe, early_tags);
+        let Some(group) = hit? else { return Ok::<_, AwsError>((name.clone(), None)) };
         let arn = group.arn().unwrap_or_default().trim_end_matches(":*").to_string();
-        let tags = aws.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(err("logs:ListTagsForResource"))?;
+        let tags = match early_tags {
+            Some((known, tags)) if known == arn => tags?,
+            _ => list_tags(arn.clone()).await?,
+        };
         let tags = tags_value(tags.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())));
         let attrs = json!({
             "name": name,
@@ -104,7 +118,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
     let arn_of = |attrs: &Attrs| s(attrs, "arn").to_string();
     let mut arn = arn_of(before);
     if (!set.is_empty() || !unset.is_empty()) && arn.is_empty() {
-        arn = read_names(aws, &[id.to_string()]).await?.remove(id).flatten().map(|a| arn_of(&a)).unwrap_or_default();
+        arn = read_names(aws, &[(id.to_string(), None)]).await?.remove(id).flatten().map(|a| arn_of(&a)).unwrap_or_default();
     }
     if !set.is_empty() {
         let tags: HashMap<String, String> = set.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or("").to_string())).collect();
@@ -113,7 +127,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
     if !unset.is_empty() && after.contains_key("tags") {
         aws.logs.untag_resource().resource_arn(&arn).set_tag_keys(Some(unset)).send().await.map_err(err("logs:UntagResource"))?;
     }
-    read_names(aws, &[id.to_string()])
+    read_names(aws, &[(id.to_string(), None)])
         .await?
         .remove(id)
         .flatten()
