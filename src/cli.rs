@@ -46,9 +46,21 @@ pub struct Global {
     /// How many API Gateway requests may go at once before the rate applies.
     #[arg(long, global = true, default_value_t = 40.0, value_name = "N")]
     pub apigateway_burst: f64,
+    /// Client-side pacing: `adaptive` keeps to AWS's documented quotas and
+    /// slows down when AWS throttles anyway; `fixed` keeps to the quotas
+    /// only; `off` leaves it all to the SDK's retries.
+    #[arg(long, global = true, value_enum, default_value_t = Pacing::Adaptive)]
+    pub pacing: Pacing,
     /// How many AWS operations apply and destroy run at once.
     #[arg(long, global = true, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pacing {
+    Adaptive,
+    Fixed,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -25,7 +25,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let started = std::time::Instant::now();
     let g = &cli.global;
     crate::provider::stats::log_calls(g.verbose >= 2 || std::env::var("GWCTL_LOG").is_ok_and(|v| !v.is_empty()));
-    crate::provider::pace::set_apigateway(crate::provider::pace::Quota { rate: g.apigateway_rate, burst: g.apigateway_burst });
+    {
+        use crate::provider::pace;
+        let mode = match g.pacing {
+            crate::cli::Pacing::Adaptive => pace::Mode::Adaptive,
+            crate::cli::Pacing::Fixed => pace::Mode::Fixed,
+            crate::cli::Pacing::Off => pace::Mode::Off,
+        };
+        pace::configure(pace::Settings { mode, apigateway: pace::Quota { rate: g.apigateway_rate, burst: g.apigateway_burst } });
+    }
     let result = dispatch(g, cli.command).await;
     if g.stats || g.verbose > 0 {
         eprint!("{}", crate::provider::stats::render(&crate::provider::stats::snapshot(), started.elapsed()));

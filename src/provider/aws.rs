@@ -27,25 +27,28 @@ impl Aws {
     pub async fn connect(region: &str) -> Aws {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            .retry_config(retry_config())
             .timeout_config(timeout_config())
             .load()
             .await;
+        let retry = retry_config(config.retry_config().map(|r| r.mode()));
         let stats = crate::provider::stats::Recorder;
-        Aws {
-            ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&config).interceptor(stats).build()),
-            iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&config).interceptor(stats).build()),
-            ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&config).interceptor(stats).build()),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(stats).build()),
-            apigw: aws_sdk_apigatewayv2::Client::from_conf({
-                let mut builder = aws_sdk_apigatewayv2::config::Builder::from(&config).interceptor(stats);
-                if let Some(paced) = crate::provider::pace::paced_client(crate::provider::pace::apigateway()) {
+        macro_rules! client {
+            ($sdk:ident, $service:literal) => {{
+                let mut builder = $sdk::config::Builder::from(&config).retry_config(retry.clone()).interceptor(stats);
+                if let Some(paced) = crate::provider::pace::paced_client($service) {
                     builder = builder.http_client(paced);
                 }
-                builder.build()
-            }),
-            cloudmap: aws_sdk_servicediscovery::Client::from_conf(aws_sdk_servicediscovery::config::Builder::from(&config).interceptor(stats).build()),
-            cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(aws_sdk_cognitoidentityprovider::config::Builder::from(&config).interceptor(stats).build()),
+                $sdk::Client::from_conf(builder.build())
+            }};
+        }
+        Aws {
+            ec2: client!(aws_sdk_ec2, "ec2"),
+            iam: client!(aws_sdk_iam, "iam"),
+            ssm: client!(aws_sdk_ssm, "ssm"),
+            logs: client!(aws_sdk_cloudwatchlogs, "logs"),
+            apigw: client!(aws_sdk_apigatewayv2, "apigateway"),
+            cloudmap: client!(aws_sdk_servicediscovery, "servicediscovery"),
+            cognito: client!(aws_sdk_cognitoidentityprovider, "cognito-idp"),
             region: region.to_string(),
         }
     }
@@ -67,11 +70,15 @@ pub fn partition(region: &str) -> &'static str {
 /// backoff and full jitter: 8 attempts, at most 5 s apart, about 11 s at worst.
 pub const MAX_ATTEMPTS: u32 = 8;
 
-fn retry_config() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(MAX_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(100))
-        .with_max_backoff(Duration::from_secs(5))
+/// gwctl's retries, in the retry mode the AWS configuration asks for
+/// (`AWS_RETRY_MODE` or a profile's `retry_mode`; `adaptive` adds the SDK's
+/// own client-side rate limiting to gwctl's pacing).
+fn retry_config(mode: Option<aws_config::retry::RetryMode>) -> RetryConfig {
+    let base = match mode {
+        Some(aws_config::retry::RetryMode::Adaptive) => RetryConfig::adaptive(),
+        _ => RetryConfig::standard(),
+    };
+    base.with_max_attempts(MAX_ATTEMPTS).with_initial_backoff(Duration::from_millis(100)).with_max_backoff(Duration::from_secs(5))
 }
 
 /// A connection that does not open in 5 s, or an attempt that gets no answer

@@ -155,6 +155,10 @@ pub fn render(s: &Snapshot, total: Duration) -> String {
         s.waiting.as_secs_f64(),
         total.saturating_sub(s.waiting).as_secs_f64()
     );
+    for (service, answers, slowed_to) in crate::provider::pace::throttled() {
+        let slowed = slowed_to.map(|r| format!("; paced down to {r:.1} requests/s")).unwrap_or_default();
+        out.push_str(&format!("Throttled by {service}: {answers} answer{}{slowed}\n", if answers == 1 { "" } else { "s" }));
+    }
     let mut by_service: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for ((service, op), n) in &s.calls {
         by_service.entry(service).or_default().push(format!("{op} {n}"));

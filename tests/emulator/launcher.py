@@ -1383,7 +1383,12 @@ def error_response(operation, kind, start_response):
             [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")],
         )
         return [b'{"message": "Too Many Requests"}']
-    start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
+    # AWS JSON protocols name the error in the x-amzn-ErrorType header as well
+    # as in __type ("AWS JSON 1.1 protocol": error responses).
+    start_response(
+        "400 Bad Request",
+        [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", "ThrottlingException")],
+    )
     return [b'{"__type": "ThrottlingException", "message": "Rate exceeded"}']
 
 

@@ -368,6 +368,19 @@ async fn the_stack_applies_on_amazon_linux_2023_with_no_end_of_life_finding() {
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
+/// The routes the API has, every page read.
+async fn route_count(sdk: &Sdk, api: &str) -> usize {
+    let (mut routes, mut token) = (0, None);
+    loop {
+        let page = sdk.apigw.get_routes().api_id(api).set_next_token(token).send().await.unwrap();
+        routes += page.items().len();
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return routes;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_large_api_is_applied_within_api_gateways_quota_instead_of_being_throttled() {
     let routes: String = (0..60).map(|i| format!("\"GET /r{i}\" = {{ auth = \"cognito\" }}\n")).collect();
@@ -389,17 +402,39 @@ async fn a_large_api_is_applied_within_api_gateways_quota_instead_of_being_throt
     w.expect(&["apply", "--auto-approve", "--apigateway-rate", "20", "--apigateway-burst", "10"], 0);
     let paced = throttled(&emu);
     assert!(paced <= 2, "paced at the quota, almost nothing is throttled: {paced} (unpaced: {unpaced})");
-    let api = w.id_of("api.main");
-    let (mut routes, mut token) = (0, None);
-    loop {
-        let page = sdk.apigw.get_routes().api_id(&api).set_next_token(token).send().await.unwrap();
-        routes += page.items().len();
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    assert_eq!(routes, 66, "every route was made");
+    assert_eq!(route_count(&sdk, &w.id_of("api.main")).await, 66, "every route was made");
     println!("quota: throttled answers unpaced {unpaced}, paced {paced}");
     w.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+/// The account's quota is lower than the one gwctl is told (another tool
+/// uses half of it, say): pacing at the documented rate alone meets a
+/// throttle answer for every other request; adaptive pacing slows to what
+/// AWS grants.
+#[tokio::test]
+async fn pacing_slows_to_what_aws_grants_when_the_quota_is_shared() {
+    let routes: String = (0..60).map(|i| format!("\"GET /r{i}\" = {{ auth = \"cognito\" }}\n")).collect();
+    let spec = format!("{}{routes}", public_seed_spec());
+    let granted = serde_json::json!({"apigateway_rate": 10, "apigateway_burst": 5});
+    let told = ["--apigateway-rate", "20", "--apigateway-burst", "10", "--stats"];
+    let throttled = |emu: &Emulator| emu.calls()["by_operation"]["throttled"].as_u64().unwrap_or(0);
+    let mut seen = Vec::new();
+    for pacing in ["fixed", "adaptive"] {
+        let emu = Emulator::start();
+        emu.configure(granted.clone());
+        let sdk = emu.sdk().await;
+        let w = Workdir::new(&emu, &spec);
+        let started = std::time::Instant::now();
+        let run = w.expect(&[&["apply", "--auto-approve", "--pacing", pacing][..], &told[..]].concat(), 0);
+        let seconds = started.elapsed().as_secs_f64();
+        let count = throttled(&emu);
+        assert_eq!(route_count(&sdk, &w.id_of("api.main")).await, 66, "{pacing}: every route was made");
+        assert!(run.stderr.contains(&format!("Throttled by apigateway: {count} answer")), "{pacing}: gwctl reports what the emulator counted ({count}): {}", run.stderr);
+        println!("shared quota, {pacing} pacing: {count} throttled answers, {seconds:.1} s");
+        seen.push((count, run.stderr));
+    }
+    let (fixed, adaptive) = (seen[0].0, seen[1].0);
+    assert!(fixed >= 20, "at twice the granted rate, fixed pacing is throttled often: {fixed}");
+    assert!(adaptive * 2 <= fixed, "adaptive pacing is throttled at most half as often: {adaptive} against {fixed}");
+    assert!(seen[1].1.contains("paced down to"), "{}", seen[1].1);
 }
