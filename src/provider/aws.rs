@@ -117,6 +117,43 @@ pub fn backoff(attempt: u32) -> Duration {
     cap.mul_f64(jitter as f64 / 1000.0)
 }
 
+/// How a create that must not run twice ended: made now, or found as an
+/// earlier attempt had made it.
+pub enum Once<M, F> {
+    Made(M),
+    Found(F),
+}
+
+/// Creates what AWS gives no idempotency token for (an API, a user pool, a
+/// client: names need not be unique), at most once. `create` is sent with
+/// the SDK's retries off: a retry after a lost answer would make a second
+/// one. Each attempt after the first (and the first too with `look_first`)
+/// asks `find` for what an earlier attempt may have made and returns that
+/// instead; a transient failure is retried here with backoff, any other is
+/// mapped to an error naming `operation`.
+pub async fn create_once<M, F, FindFut, C, CreateFut, E>(operation: &'static str, look_first: bool, find: impl Fn() -> FindFut, create: C) -> Result<Once<M, F>, AwsError>
+where
+    FindFut: Future<Output = Result<Option<F>, AwsError>>,
+    C: Fn() -> CreateFut,
+    CreateFut: Future<Output = Result<M, aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if attempt > 1 || look_first {
+            if let Some(found) = find().await? {
+                return Ok(Once::Found(found));
+            }
+        }
+        match create().await {
+            Ok(made) => return Ok(Once::Made(made)),
+            Err(e) if attempt < MAX_ATTEMPTS && is_transient(&e) => tokio::time::sleep(backoff(attempt)).await,
+            Err(e) => return Err(err(operation)(e)),
+        }
+    }
+}
+
 /// A failed AWS call.
 #[derive(Debug, thiserror::Error)]
 #[error("{operation}: {}{message}{}", code.as_ref().map(|c| format!("{c}: ")).unwrap_or_default(), request_id.as_ref().map(|r| format!(" (request id {r})")).unwrap_or_default())]

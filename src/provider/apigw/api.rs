@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::graph::{Node, Source};
 use crate::spec::Spec;
 use crate::model::*;
-use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::aws::{create_once, err, Aws, AwsError, Once};
 use crate::provider::common::*;
 use crate::provider::kind::{resource_kind, Call};
 
@@ -44,21 +44,10 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
 pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
     // API names are not unique in AWS: an API an interrupted run created is
     // found by its tags and adopted instead of creating a second one.
-    // For the same reason the SDK does not retry CreateApi by itself: a retry
-    // after a lost answer would make a second API. Each attempt here first
-    // looks for the API the previous one may have made.
     let project = want.get("tags").and_then(|t| t.get("gwctl:project")).and_then(|v| v.as_str()).unwrap_or_default();
     let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    let mut attempt = 0;
-    let id = loop {
-        attempt += 1;
-        if let Some(id) = find_tagged(aws, project, address).await? {
-            let current = read_one(aws, &id).await?.unwrap_or_default();
-            let attrs = update(aws, &id, &current, want).await?;
-            return Ok(Known { id, attrs });
-        }
-        let created = aws
-            .apigw
+    let create = || {
+        aws.apigw
             .create_api()
             .name(s(want, "name"))
             .protocol_type(ProtocolType::Http)
@@ -66,13 +55,13 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
             .customize()
             .config_override(aws_sdk_apigatewayv2::config::Config::builder().retry_config(aws_config::retry::RetryConfig::disabled()))
             .send()
-            .await;
-        match created {
-            Ok(out) => break out.api_id().unwrap_or_default().to_string(),
-            Err(e) if attempt < crate::provider::aws::MAX_ATTEMPTS && crate::provider::aws::is_transient(&e) => {
-                tokio::time::sleep(crate::provider::aws::backoff(attempt)).await;
-            }
-            Err(e) => return Err(err("apigateway:CreateApi")(e)),
+    };
+    let id = match create_once("apigateway:CreateApi", true, || find_tagged(aws, project, address), create).await? {
+        Once::Made(out) => out.api_id().unwrap_or_default().to_string(),
+        Once::Found(id) => {
+            let current = read_one(aws, &id).await?.unwrap_or_default();
+            let attrs = update(aws, &id, &current, want).await?;
+            return Ok(Known { id, attrs });
         }
     };
     let attrs = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("apigateway:GetApi", format!("API {id} vanished after create")))?;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 
 use crate::model::{s, Attrs, Known};
-use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::aws::{create_once, err, Aws, AwsError, Once};
 use crate::provider::common::{map_delta, ReadItem};
 use crate::provider::kind::ResourceKind;
 
@@ -93,28 +93,14 @@ where
         let attrs = update(id.clone(), have).await?;
         Ok(Known { id, attrs })
     };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        if attempt > 1 {
-            if let Some(found) = find().await? {
-                return adopt(found).await;
-            }
-        }
-        match create().await {
-            Ok(made) => return Ok(made),
-            Err(e) if attempt < crate::provider::aws::MAX_ATTEMPTS && crate::provider::aws::is_transient(&e) => {
-                tokio::time::sleep(crate::provider::aws::backoff(attempt)).await;
-            }
-            Err(e) => {
-                let e = err(operation)(e);
-                let exists = e.is("ConflictException") || (e.is("BadRequestException") && e.message.contains("already exists"));
-                if exists {
-                    if let Some(found) = find().await? {
-                        return adopt(found).await;
-                    }
-                }
-                return Err(e);
+    match create_once(operation, false, find, create).await {
+        Ok(Once::Made(made)) => Ok(made),
+        Ok(Once::Found(found)) => adopt(found).await,
+        Err(e) => {
+            let exists = e.is("ConflictException") || (e.is("BadRequestException") && e.message.contains("already exists"));
+            match if exists { find().await? } else { None } {
+                Some(found) => adopt(found).await,
+                None => Err(e),
             }
         }
     }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::graph::{Node, Source};
 use crate::model::*;
-use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::aws::{create_once, err, Aws, AwsError, Once};
 use crate::provider::common::*;
 use crate::provider::kind::{resource_kind, Call, Parent};
 use crate::spec::Spec;
@@ -64,18 +64,9 @@ fn flows(want: &Attrs) -> Vec<ExplicitAuthFlowsType> {
 pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, AwsError> {
     let pool = s(want, "user_pool_id");
     let name = s(want, "name");
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        if attempt > 1 {
-            let found = list(aws, pool, &[]).await?.unwrap_or_default().into_iter().find(|(_, a)| s(a, "name") == name);
-            if let Some((id, have)) = found {
-                let attrs = update(aws, &id, &have, want).await?;
-                return Ok(Known { id, attrs });
-            }
-        }
-        let created = aws
-            .cognito
+    let find = || async { Ok(list(aws, pool, &[]).await?.unwrap_or_default().into_iter().find(|(_, a)| s(a, "name") == name)) };
+    let create = || {
+        aws.cognito
             .create_user_pool_client()
             .user_pool_id(pool)
             .client_name(name)
@@ -85,16 +76,15 @@ pub async fn create(aws: &Aws, _address: &str, want: &Attrs) -> Result<Known, Aw
             .customize()
             .config_override(super::no_retry())
             .send()
-            .await;
-        match created {
-            Ok(out) => {
-                let c = out.user_pool_client().ok_or_else(|| AwsError::other("cognito-idp:CreateUserPoolClient", "no client in the answer"))?;
-                return Ok(Known { id: c.client_id().unwrap_or_default().to_string(), attrs: observed(c) });
-            }
-            Err(e) if attempt < crate::provider::aws::MAX_ATTEMPTS && crate::provider::aws::is_transient(&e) => {
-                tokio::time::sleep(crate::provider::aws::backoff(attempt)).await;
-            }
-            Err(e) => return Err(err("cognito-idp:CreateUserPoolClient")(e)),
+    };
+    match create_once("cognito-idp:CreateUserPoolClient", false, find, create).await? {
+        Once::Made(out) => {
+            let c = out.user_pool_client().ok_or_else(|| AwsError::other("cognito-idp:CreateUserPoolClient", "no client in the answer"))?;
+            Ok(Known { id: c.client_id().unwrap_or_default().to_string(), attrs: observed(c) })
+        }
+        Once::Found((id, have)) => {
+            let attrs = update(aws, &id, &have, want).await?;
+            Ok(Known { id, attrs })
         }
     }
 }

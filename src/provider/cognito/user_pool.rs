@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::graph::{Node, Source};
 use crate::model::*;
-use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::aws::{create_once, err, Aws, AwsError, Once};
 use crate::provider::common::*;
 use crate::provider::kind::{resource_kind, Call, Grant};
 use crate::spec::Spec;
@@ -108,17 +108,8 @@ fn admin_only(want: &Attrs) -> AdminCreateUserConfigType {
 
 pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
     let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    let mut attempt = 0;
-    let id = loop {
-        attempt += 1;
-        if attempt > 1 {
-            if let Some(found) = find(aws, address, want).await? {
-                let attrs = update(aws, &found.id, &found.attrs, want).await?;
-                return Ok(Known { id: found.id, attrs });
-            }
-        }
-        let created = aws
-            .cognito
+    let create = || {
+        aws.cognito
             .create_user_pool()
             .pool_name(s(want, "name"))
             .policies(policies(want))
@@ -129,13 +120,12 @@ pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, Aws
             .customize()
             .config_override(super::no_retry())
             .send()
-            .await;
-        match created {
-            Ok(out) => break out.user_pool().and_then(|p| p.id()).unwrap_or_default().to_string(),
-            Err(e) if attempt < crate::provider::aws::MAX_ATTEMPTS && crate::provider::aws::is_transient(&e) => {
-                tokio::time::sleep(crate::provider::aws::backoff(attempt)).await;
-            }
-            Err(e) => return Err(err("cognito-idp:CreateUserPool")(e)),
+    };
+    let id = match create_once("cognito-idp:CreateUserPool", false, || find(aws, address, want), create).await? {
+        Once::Made(out) => out.user_pool().and_then(|p| p.id()).unwrap_or_default().to_string(),
+        Once::Found(found) => {
+            let attrs = update(aws, &found.id, &found.attrs, want).await?;
+            return Ok(Known { id: found.id, attrs });
         }
     };
     let made = read_one(aws, &id).await?.ok_or_else(|| AwsError::other("cognito-idp:DescribeUserPool", format!("user pool {id} vanished after create")))?;
