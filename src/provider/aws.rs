@@ -99,15 +99,20 @@ where
     use aws_smithy_runtime_api::client::result::SdkError;
     match e {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(se) => {
-            let code = se.err().code().unwrap_or_default();
-            let status = se.raw().status().as_u16();
-            status >= 500
-                || status == 429
-                || matches!(code, "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded")
-        }
+        SdkError::ServiceError(se) => se.raw().status().as_u16() >= 500 || is_throttle(e),
         _ => false,
     }
+}
+
+/// Whether AWS refused a call for its rate (429, or a throttling code):
+/// turned away before it was carried out, unlike a 5xx or a lost answer.
+pub fn is_throttle<E>(e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    let Some(se) = e.as_service_error() else { return false };
+    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or_default();
+    status == 429 || matches!(se.code().unwrap_or_default(), "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded")
 }
 
 /// The wait before attempt `n + 1`: exponential from 100 ms, capped at 5 s, full jitter.
@@ -127,9 +132,12 @@ pub enum Once<M, F> {
 /// Creates what AWS gives no idempotency token for (an API, a user pool, a
 /// client: names need not be unique), at most once. `create` is sent with
 /// the SDK's retries off: a retry after a lost answer would make a second
-/// one. Each attempt after the first (and the first too with `look_first`)
-/// asks `find` for what an earlier attempt may have made and returns that
-/// instead; a transient failure is retried here with backoff, any other is
+/// one. Each attempt after one whose answer may have been lost (a 5xx, a
+/// timeout, a dropped connection), and the first too with `look_first`,
+/// asks `find` for what it may have made and returns that instead; an
+/// attempt AWS turned away for its rate made nothing, so no look follows it
+/// (a look lists the parent's children: pages of calls under the same
+/// quota). A transient failure is retried here with backoff, any other is
 /// mapped to an error naming `operation`.
 pub async fn create_once<M, F, FindFut, C, CreateFut, E>(operation: &'static str, look_first: bool, find: impl Fn() -> FindFut, create: C) -> Result<Once<M, F>, AwsError>
 where
@@ -138,17 +146,20 @@ where
     CreateFut: Future<Output = Result<M, aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let mut attempt = 0;
+    let (mut attempt, mut look) = (0, look_first);
     loop {
         attempt += 1;
-        if attempt > 1 || look_first {
+        if look {
             if let Some(found) = find().await? {
                 return Ok(Once::Found(found));
             }
         }
         match create().await {
             Ok(made) => return Ok(Once::Made(made)),
-            Err(e) if attempt < MAX_ATTEMPTS && is_transient(&e) => tokio::time::sleep(backoff(attempt)).await,
+            Err(e) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
+                look = look || !is_throttle(&e);
+                tokio::time::sleep(backoff(attempt)).await;
+            }
             Err(e) => return Err(err(operation)(e)),
         }
     }

@@ -428,6 +428,10 @@ async fn pacing_slows_to_what_aws_grants_when_the_quota_is_shared() {
         let run = w.expect(&[&["apply", "--auto-approve", "--pacing", pacing][..], &told[..]].concat(), 0);
         let seconds = started.elapsed().as_secs_f64();
         let count = throttled(&emu);
+        // A create turned away for its rate made nothing: no listing of the
+        // API's routes (pages under the same quota) before it is sent again.
+        let listed = emu.calls()["by_operation"]["apigateway:GET /v2/apis/{id}/routes"].as_u64().unwrap_or(0);
+        assert!(listed <= 3, "{pacing}: {listed} GetRoutes calls for {count} throttled answers");
         assert_eq!(route_count(&sdk, &w.id_of("api.main")).await, 66, "{pacing}: every route was made");
         assert!(run.stderr.contains(&format!("Throttled by apigateway: {count} answer")), "{pacing}: gwctl reports what the emulator counted ({count}): {}", run.stderr);
         println!("shared quota, {pacing} pacing: {count} throttled answers, {seconds:.1} s");
