@@ -173,12 +173,21 @@ async fn verify_api(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, htt
                 _ => Err(format!("--token-env {var}: the variable is not set")),
             },
             (None, Some(pool)) => match mint(aws, state, live, pool, &auth.clients).await {
-                Ok((user, client)) => {
+                Ok((user, client, swept)) => {
                     checks.push(Check::new(
                         format!("token {auth_name}"),
                         true,
                         format!("signed in throwaway user {} of user pool {} through client {client}", user.username, user.pool_id),
                     ));
+                    match swept {
+                        Ok(names) if names.is_empty() => {}
+                        Ok(names) => checks.push(Check::new(
+                            format!("left-behind users {pool}"),
+                            true,
+                            format!("removed {} that earlier runs stopped before removing: {}", names.len(), names.join(", ")),
+                        )),
+                        Err(e) => checks.push(Check::new(format!("left-behind users {pool}"), false, format!("looking for users earlier runs left behind: {e}"))),
+                    }
                     let token = user.access_token.clone();
                     users.push(user);
                     Ok(token)
@@ -435,8 +444,15 @@ fn counterfeits(valid: Option<&str>, issuer: &str) -> (String, String) {
 }
 
 /// Signs in a throwaway user of the pool through the first of `clients`
-/// that allows ADMIN_USER_PASSWORD_AUTH; the user and the client's name.
-async fn mint(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, pool: &str, clients: &[String]) -> Result<(ThrowawayUser, String), String> {
+/// that allows ADMIN_USER_PASSWORD_AUTH; the user, the client's name, and
+/// the users of earlier runs that were left behind and are now removed.
+async fn mint(
+    aws: &Aws,
+    state: &State,
+    live: &HashMap<String, Attrs>,
+    pool: &str,
+    clients: &[String],
+) -> Result<(ThrowawayUser, String, Result<Vec<String>, crate::provider::aws::AwsError>), String> {
     let pool_address = cognito::user_pool::address(pool);
     let Some(pool_id) = state.get(&pool_address).map(|r| r.id.clone()).filter(|_| live.contains_key(&pool_address)) else {
         return Err(format!("{pool_address} is not in AWS: run `gwctl apply`, or pass a token with --token-env VAR"));
@@ -453,7 +469,7 @@ async fn mint(aws: &Aws, state: &State, live: &HashMap<String, Attrs>, pool: &st
         ));
     };
     let user = checks::throwaway_user(aws, &pool_id, &client_id).await.map_err(|e| e.to_string())?;
-    Ok((user, client))
+    Ok((user, client, checks::sweep_left_behind(aws, &pool_id).await))
 }
 
 /// Whether anything but the gateway can reach the backend's port: a rule

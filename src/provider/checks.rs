@@ -1,5 +1,5 @@
 //! What `gwctl verify` asks AWS beyond the kinds' own reads: a throwaway
-//! user's token, the instance's standing in Systems Manager, and the access
+//! user's token (and the removal of those stopped runs left behind), the instance's standing in Systems Manager, and the access
 //! log lines of the requests it made.
 
 use std::collections::HashSet;
@@ -23,7 +23,7 @@ pub struct ThrowawayUser {
 /// signing in fails.
 pub async fn throwaway_user(aws: &Aws, pool_id: &str, client_id: &str) -> Result<ThrowawayUser, AwsError> {
     let tag = uuid::Uuid::new_v4().simple().to_string();
-    let username = format!("gwctl-verify-{}", &tag[..12]);
+    let username = format!("{USER_PREFIX}t{}-{}", now_secs(), &tag[..12]);
     let password = format!("Gw1!{}{}zZ9#", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     aws.cognito
         .admin_create_user()
@@ -72,6 +72,60 @@ pub async fn throwaway_user(aws: &Aws, pool_id: &str, client_id: &str) -> Result
             Err(e)
         }
     }
+}
+
+/// What every verification user's name starts with; then `t<unix seconds
+/// it was made>-<random>`.
+const USER_PREFIX: &str = "gwctl-verify-";
+
+/// How old a verification user must be before a later run takes it for one
+/// a run stopped before removing it (a run takes seconds; runs from cron
+/// and by hand may overlap).
+pub const LEFT_BEHIND_AFTER: Duration = Duration::from_secs(3600);
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// When a verification user was made, by its name.
+fn made_at(username: &str) -> Option<u64> {
+    username.strip_prefix(USER_PREFIX)?.strip_prefix('t')?.split('-').next()?.parse().ok()
+}
+
+/// Removes the verification users that runs stopped between making and
+/// removing them left in the pool (each counts as a monthly active user):
+/// those made over [`LEFT_BEHIND_AFTER`] ago, by their names, or by their
+/// creation dates for names without a time. Returns the names removed.
+pub async fn sweep_left_behind(aws: &Aws, pool_id: &str) -> Result<Vec<String>, AwsError> {
+    let now = now_secs();
+    let mut stale = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .cognito
+            .list_users()
+            .user_pool_id(pool_id)
+            .filter(format!("username ^= \"{USER_PREFIX}\""))
+            .set_pagination_token(token)
+            .send()
+            .await
+            .map_err(err("cognito-idp:ListUsers"))?;
+        for user in page.users() {
+            let Some(name) = user.username().filter(|n| n.starts_with(USER_PREFIX)) else { continue };
+            let made = made_at(name).or_else(|| user.user_create_date().map(|d| d.secs().max(0) as u64));
+            if made.is_some_and(|t| now.saturating_sub(t) > LEFT_BEHIND_AFTER.as_secs()) {
+                stale.push(name.to_string());
+            }
+        }
+        token = page.pagination_token().filter(|t| !t.is_empty()).map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    for name in &stale {
+        remove_user(aws, pool_id, name).await?;
+    }
+    Ok(stale)
 }
 
 pub async fn remove_user(aws: &Aws, pool_id: &str, username: &str) -> Result<(), AwsError> {
@@ -131,4 +185,16 @@ pub async fn route_throttles(aws: &Aws, api_id: &str, stage: &str) -> Result<Vec
         .collect();
     routes.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(routes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verification_users_name_says_when_it_was_made() {
+        assert_eq!(made_at("gwctl-verify-t1700000000-0123456789ab"), Some(1_700_000_000));
+        assert_eq!(made_at("gwctl-verify-0123456789ab"), None, "the earlier naming: by creation date");
+        assert_eq!(made_at("someone-else"), None);
+    }
 }

@@ -51,7 +51,15 @@ async fn the_seed_makes_its_own_pool_and_verify_proves_the_stack_then_destroy_st
     let validate = w.expect(&["validate"], 0);
     assert!(!validate.stderr.contains("GW007"), "no placeholder issuer left: {}", validate.stderr);
 
-    // verify holds, and leaves no user behind.
+    // verify holds, and leaves no user behind. Of the users already there,
+    // it removes the one a stopped run left an hour ago, and keeps a person
+    // and the user of a run still going.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let left_behind = format!("gwctl-verify-t{}-0123456789ab", now - 7200);
+    let running = format!("gwctl-verify-t{}-ba9876543210", now - 60);
+    for name in [left_behind.as_str(), running.as_str(), "alice"] {
+        sdk.cognito.admin_create_user().user_pool_id(&pool).username(name).send().await.unwrap();
+    }
     let (code, checks) = w.verify(&[]);
     assert_eq!(code, 0, "{checks:#?}");
     for name in ["public GET /health", "token cognito", "jwt ANY /jobs/{proxy+}", "backend private", "access logs", "ssm", "no key pair", "throttle"] {
@@ -60,8 +68,11 @@ async fn the_seed_makes_its_own_pool_and_verify_proves_the_stack_then_destroy_st
     assert_eq!(checks.keys().filter(|k| k.starts_with("jwt ")).count(), 5, "every protected route is probed");
     assert!(checks["jwt ANY /jobs/{proxy+}"].1.contains("no token 401, forged 401, expired 401, valid token 200"), "{checks:#?}");
     assert!(checks["access logs"].1.starts_with("21 of 21 requests"), "{checks:#?}");
+    assert!(checks["left-behind users main"].1.contains(&left_behind), "{checks:#?}");
     let users = sdk.cognito.list_users().user_pool_id(&pool).send().await.unwrap();
-    assert!(users.users().is_empty(), "the throwaway user is removed: {:?}", users.users());
+    let mut names: Vec<&str> = users.users().iter().filter_map(|u| u.username()).collect();
+    names.sort();
+    assert_eq!(names, vec!["alice", running.as_str()], "the throwaway user and the left-behind one are removed");
 
     // Destroy deletes everything else and stops at the protected pool, saying how to go on.
     let run = w.expect(&["destroy", "--auto-approve"], 1);

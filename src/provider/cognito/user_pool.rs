@@ -300,7 +300,7 @@ resource_kind!(UserPool, KIND, create(aws, address, want, _token) => create(aws,
             Grant::read("CognitoRead", &["cognito-idp:DescribeUserPool", "cognito-idp:ListUserPoolClients", "cognito-idp:DescribeUserPoolClient"], pools.clone()),
             Grant::verify(
                 "VerifyThrowawayUser",
-                &["cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword", "cognito-idp:AdminInitiateAuth", "cognito-idp:AdminDeleteUser"],
+                &["cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword", "cognito-idp:AdminInitiateAuth", "cognito-idp:AdminDeleteUser", "cognito-idp:ListUsers"],
                 pools.clone(),
             ),
             Grant::write("CognitoCreate", &["cognito-idp:CreateUserPool", "cognito-idp:TagResource"], vec!["*".into()]),
