@@ -31,10 +31,17 @@ impl Aws {
             .load()
             .await;
         let retry = retry_config(config.retry_config().map(|r| r.mode()));
+        // The upload half of stalled-stream protection times a request body
+        // from when the attempt starts: a paced request that waits its turn
+        // for a few seconds would be cut off as stalled, and its create sent
+        // again as if its answer had been lost. gwctl's bodies are small
+        // JSON and forms; answers stay protected.
+        let stalled = aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled().upload_enabled(false).build();
         let stats = crate::provider::stats::Recorder;
         macro_rules! client {
             ($sdk:ident, $service:literal) => {{
-                let mut builder = $sdk::config::Builder::from(&config).retry_config(retry.clone()).interceptor(stats);
+                let mut builder =
+                    $sdk::config::Builder::from(&config).retry_config(retry.clone()).stalled_stream_protection(stalled.clone()).interceptor(stats);
                 if let Some(paced) = crate::provider::pace::paced_client($service) {
                     builder = builder.http_client(paced);
                 }

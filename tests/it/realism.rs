@@ -407,6 +407,22 @@ async fn a_large_api_is_applied_within_api_gateways_quota_instead_of_being_throt
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
+/// A request that waits its turn for longer than the SDK's stalled-upload
+/// grace period (5 s) is sent whole, not cut off as stalled and its create
+/// sent again as if its answer had been lost.
+#[tokio::test]
+async fn a_long_wait_for_a_paced_turn_is_not_taken_for_a_lost_answer() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &public_seed_spec());
+    // One API Gateway request a second: the routes' creates wait up to ~10 s.
+    w.expect(&["apply", "--auto-approve", "--apigateway-rate", "1", "--apigateway-burst", "1"], 0);
+    let calls = emu.calls();
+    assert_eq!(calls["by_operation"]["apigateway:POST /v2/apis/{id}/routes"], 6, "each route created once: {calls}");
+    assert!(calls["by_operation"].get("apigateway:GET /v2/apis/{id}/routes").is_none(), "no create was taken for lost: {calls}");
+    assert_eq!(route_count(&sdk, &w.id_of("api.main")).await, 6);
+}
+
 /// The account's quota is lower than the one gwctl is told (another tool
 /// uses half of it, say): pacing at the documented rate alone meets a
 /// throttle answer for every other request; adaptive pacing slows to what
