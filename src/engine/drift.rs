@@ -208,7 +208,9 @@ fn attribute_drift(recorded: &Attrs, now: &Attrs) -> (Vec<DriftDiff>, Vec<DriftD
             continue;
         }
         let (before, after) = (recorded.get(key), now.get(key));
-        if before == after {
+        // An attribute a state from an earlier gwctl never recorded, which
+        // AWS reports as unset, has not drifted.
+        if before == after || (before.is_none() && after == Some(&Value::Null)) {
             continue;
         }
         match (before, after) {

@@ -836,6 +836,36 @@ apigw_urls.url_paths[
 ] = apigw_responses.ApiGatewayV2Response.dispatch
 
 
+# AWS: DELETE /v2/apis/{apiId}/stages/{stageName}/routesettings/{routeKey}
+# (DeleteRouteSettings) answers 204 and removes the stage's own settings for
+# that route key, which then falls back to the stage's default route
+# settings (API Gateway V2 API reference,
+# apis-apiid-stages-stagename-routesettings-routekey); 404 NotFoundException
+# when the stage has no settings for the key. moto has no such route. The
+# route key arrives percent-encoded ("GET%20%2Fhealth"), its slash decoded by
+# the server, so the pattern takes the rest of the path.
+def delete_route_settings(self):
+    path = urlparse(self.uri).path if getattr(self, "uri", None) else self.path
+    head, _, route_key = path.partition("/routesettings/")
+    parts = head.split("/")  # /v2/apis/{apiId}/stages/{stageName}
+    stage = self.apigatewayv2_backend.get_stage(parts[3], unquote(parts[5]))
+    route_key = unquote(route_key)
+    settings = dict(stage.route_settings or {})
+    if route_key not in settings:
+        body = json.dumps({"message": f"Unable to find RouteSettings for {route_key}"})
+        return 404, {"status": 404, "x-amzn-ErrorType": "NotFoundException"}, body
+    del settings[route_key]
+    stage.route_settings = settings
+    stage.updated = datetime.now()
+    return 204, {"status": 204}, ""
+
+
+apigw_responses.ApiGatewayV2Response.delete_route_settings = delete_route_settings
+apigw_urls.url_paths[
+    "{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)/routesettings/(?P<route_key>.+)$"
+] = apigw_responses.ApiGatewayV2Response.dispatch
+
+
 # AWS: a stage of an HTTP API is taggable on its own ARN,
 # arn:<partition>:apigateway:<region>::/apis/<apiId>/stages/<stageName> (API
 # Gateway developer guide, "API Gateway Amazon Resource Name (ARN) reference"

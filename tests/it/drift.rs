@@ -49,6 +49,26 @@ fn restore(w: &Workdir) {
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
+/// A route's own throttle in the stage overrides the spec's stage throttle
+/// (the seed's promise of 100 requests/s for every business request).
+#[tokio::test]
+async fn a_routes_own_throttle_is_drift_and_apply_removes_it() {
+    let s = applied().await;
+    let api = s.w.id_of("api.main");
+    let loose = aws_sdk_apigatewayv2::types::RouteSettings::builder().throttling_rate_limit(100000.0).throttling_burst_limit(100000).build();
+    s.sdk.apigw.update_stage().api_id(&api).stage_name("$default").route_settings("ANY /jobs/{proxy+}", loose).send().await.unwrap();
+    let report = drifted(&s.w);
+    assert_eq!(findings(&report), vec![("stage.main".to_string(), "modified".to_string())], "{report}");
+    let diff = &report["drift"][0]["diff"][0];
+    assert_eq!(diff["path"], "route_settings", "{report}");
+    assert_eq!(diff["after"]["ANY /jobs/{proxy+}"]["throttle_rate"], 100000.0, "{report}");
+    let plan = s.w.expect(&["plan"], 0);
+    assert!(plan.stdout.contains("route_settings") && plan.stdout.contains("1 to change"), "{}", plan.stdout);
+    restore(&s.w);
+    let stage = s.sdk.apigw.get_stage().api_id(&api).stage_name("$default").send().await.unwrap();
+    assert!(stage.route_settings().map_or(true, |r| r.is_empty()), "the override is gone in AWS: {:?}", stage.route_settings());
+}
+
 #[tokio::test]
 async fn a_freshly_applied_stack_has_no_drift() {
     let s = applied().await;

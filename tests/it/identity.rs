@@ -372,11 +372,13 @@ async fn verify_sees_what_drift_alone_would_not_show_as_broken_promises() {
     let (code, checks) = w.verify(&[]);
     assert_eq!(code, 0, "apply restored what the spec promises: {checks:#?}");
 
-    // Last: a route's own throttle overrides the stage's (gwctl does not
-    // manage route settings, so apply would not remove it).
+    // Last: a route's own throttle overrides the stage's; apply removes it.
     let loose = aws_sdk_apigatewayv2::types::RouteSettings::builder().throttling_rate_limit(100000.0).throttling_burst_limit(100000).build();
     sdk.apigw.update_stage().api_id(&api).stage_name("$default").route_settings("ANY /jobs/{proxy+}", loose).send().await.unwrap();
     let (code, checks) = w.verify(&[]);
     assert_eq!((code, failing(&checks)), (1, vec!["throttle"]), "{checks:#?}");
     assert!(checks["throttle"].1.contains("overridden for ANY /jobs/{proxy+}: 100000 requests/s, burst 100000"), "{checks:#?}");
+    w.expect(&["apply", "--auto-approve"], 0);
+    let (code, checks) = w.verify(&[]);
+    assert_eq!(code, 0, "{checks:#?}");
 }

@@ -1,6 +1,7 @@
 //! `stage`: the API's stage with auto-deploy, default route throttling (rate
-//! and burst always sent: unset means 0, every request refused) and JSON
-//! access logs to a log group. id = stage name.
+//! and burst always sent: unset means 0, every request refused), no
+//! per-route overrides of it, and JSON access logs to a log group. id =
+//! stage name.
 
 use std::collections::HashMap;
 
@@ -39,12 +40,43 @@ macro_rules! stage_attrs {
             "detailed_metrics": settings.and_then(|s| s.detailed_metrics_enabled()).unwrap_or(false),
             "access_log_destination": logs.and_then(|l| l.destination_arn()),
             "access_log_format": format,
+            "route_settings": route_overrides(st.route_settings()),
             "tags": tags_value(st.tags().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))),
         })
         .as_object()
         .cloned()
         .unwrap_or_default()
     }};
+}
+
+/// A stage's own settings for single routes, which override its default
+/// route settings (a route's throttle): by route key, or null when there
+/// are none. The spec declares none, so any is a difference to undo.
+fn route_overrides(settings: Option<&HashMap<String, RouteSettings>>) -> Value {
+    let overrides: serde_json::Map<String, Value> = settings
+        .into_iter()
+        .flatten()
+        .map(|(key, s)| {
+            let mut one = serde_json::Map::new();
+            if let Some(rate) = s.throttling_rate_limit() {
+                one.insert("throttle_rate".into(), json!(rate));
+            }
+            if let Some(burst) = s.throttling_burst_limit() {
+                one.insert("throttle_burst".into(), json!(burst));
+            }
+            if let Some(metrics) = s.detailed_metrics_enabled() {
+                one.insert("detailed_metrics".into(), json!(metrics));
+            }
+            (key.clone(), Value::Object(one))
+        })
+        .collect();
+    if overrides.is_empty() {
+        Value::Null
+    } else {
+        let mut sorted: Vec<(String, Value)> = overrides.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        Value::Object(sorted.into_iter().collect())
+    }
 }
 
 /// The access log line: one JSON object per request.
@@ -101,6 +133,7 @@ pub fn desired(env: &Env, node: &Node) -> Attrs {
         "detailed_metrics": stage.detailed_metrics,
         "access_log_destination": destination,
         "access_log_format": format,
+        "route_settings": null,
         "tags": env.tags(&node.address, &[]),
     })
     .as_object()
@@ -249,6 +282,16 @@ async fn update_settings(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> 
         }
         if !changed(before, after, "tags") && !logs_removed {
             return Ok(with_api(stage_attrs!(&out), api_id));
+        }
+    }
+    if changed(before, after, "route_settings") {
+        let keep = after.get("route_settings").and_then(Value::as_object);
+        let overrides = before.get("route_settings").and_then(Value::as_object).into_iter().flatten();
+        for key in overrides.map(|(k, _)| k).filter(|k| !keep.is_some_and(|m| m.contains_key(*k))) {
+            match aws.apigw.delete_route_settings().api_id(api_id).stage_name(id).route_key(key).send().await.map_err(err("apigateway:DeleteRouteSettings")) {
+                Err(e) if !e.is_not_found() => return Err(e),
+                _ => {}
+            }
         }
     }
     if changed(before, after, "tags") {
