@@ -56,17 +56,29 @@ async fn a_routes_own_throttle_is_drift_and_apply_removes_it() {
     let s = applied().await;
     let api = s.w.id_of("api.main");
     let loose = aws_sdk_apigatewayv2::types::RouteSettings::builder().throttling_rate_limit(100000.0).throttling_burst_limit(100000).build();
-    s.sdk.apigw.update_stage().api_id(&api).stage_name("$default").route_settings("ANY /jobs/{proxy+}", loose).send().await.unwrap();
+    // The stage's own throttle raised in the same change: one apply undoes both.
+    let raised = aws_sdk_apigatewayv2::types::RouteSettings::builder().throttling_rate_limit(5000.0).throttling_burst_limit(5000).build();
+    s.sdk
+        .apigw
+        .update_stage()
+        .api_id(&api)
+        .stage_name("$default")
+        .route_settings("ANY /jobs/{proxy+}", loose)
+        .default_route_settings(raised)
+        .send()
+        .await
+        .unwrap();
     let report = drifted(&s.w);
     assert_eq!(findings(&report), vec![("stage.main".to_string(), "modified".to_string())], "{report}");
-    let diff = &report["drift"][0]["diff"][0];
-    assert_eq!(diff["path"], "route_settings", "{report}");
-    assert_eq!(diff["after"]["ANY /jobs/{proxy+}"]["throttle_rate"], 100000.0, "{report}");
+    let diffs = report["drift"][0]["diff"].as_array().unwrap();
+    let overrides = diffs.iter().find(|d| d["path"] == "route_settings").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(overrides["after"]["ANY /jobs/{proxy+}"]["throttle_rate"], 100000.0, "{report}");
     let plan = s.w.expect(&["plan"], 0);
     assert!(plan.stdout.contains("route_settings") && plan.stdout.contains("1 to change"), "{}", plan.stdout);
     restore(&s.w);
     let stage = s.sdk.apigw.get_stage().api_id(&api).stage_name("$default").send().await.unwrap();
     assert!(stage.route_settings().map_or(true, |r| r.is_empty()), "the override is gone in AWS: {:?}", stage.route_settings());
+    assert_eq!(stage.default_route_settings().and_then(|d| d.throttling_rate_limit()), Some(100.0));
 }
 
 #[tokio::test]

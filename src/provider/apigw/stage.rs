@@ -280,7 +280,7 @@ async fn update_settings(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> 
                 .await
                 .map_err(err("apigateway:DeleteAccessLogSettings"))?;
         }
-        if !changed(before, after, "tags") && !logs_removed {
+        if !changed(before, after, "tags") && !changed(before, after, "route_settings") && !logs_removed {
             return Ok(with_api(stage_attrs!(&out), api_id));
         }
     }
