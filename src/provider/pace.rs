@@ -146,29 +146,27 @@ impl Bucket {
     }
 
     /// Waits for a token: the burst at once, then one per 1/rate seconds.
+    /// A caller reserves its token (the count may go below zero) and sleeps
+    /// until its turn, so callers go in the order they came.
     async fn take(&self) {
-        loop {
-            let wait = {
-                let mut st = self.lock();
-                let now = Instant::now();
-                let Some(rate) = st.rate else {
-                    st.recent.push_back(now);
-                    while st.recent.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1)) {
-                        st.recent.pop_front();
-                    }
-                    return;
-                };
-                let tokens = (st.tokens + now.duration_since(st.at).as_secs_f64() * rate).min(st.burst);
-                st.at = now;
-                if tokens >= 1.0 {
-                    st.tokens = tokens - 1.0;
-                    return;
+        let wait = {
+            let mut st = self.lock();
+            let now = Instant::now();
+            let Some(rate) = st.rate else {
+                st.recent.push_back(now);
+                while st.recent.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1)) {
+                    st.recent.pop_front();
                 }
-                st.tokens = tokens;
-                Duration::from_secs_f64((1.0 - tokens) / rate)
+                return;
             };
-            tokio::time::sleep(wait).await;
-        }
+            st.tokens = (st.tokens + now.duration_since(st.at).as_secs_f64() * rate).min(st.burst) - 1.0;
+            st.at = now;
+            if st.tokens >= 0.0 {
+                return;
+            }
+            Duration::from_secs_f64(-st.tokens / rate)
+        };
+        tokio::time::sleep(wait).await;
     }
 
     /// An answer came back: throttled or not. Returns the rate it slowed to.
@@ -178,6 +176,11 @@ impl Bucket {
         }
         let mut st = self.lock();
         let now = Instant::now();
+        // What the bucket earned so far, at the rate it had.
+        if let Some(rate) = st.rate {
+            st.tokens = (st.tokens + now.duration_since(st.at).as_secs_f64() * rate).min(st.burst);
+            st.at = now;
+        }
         if throttled {
             if st.last_cut.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
                 return None;
@@ -219,13 +222,14 @@ impl Bucket {
     }
 }
 
-/// Whether an answer says "slow down": 429, EC2's 503 RequestLimitExceeded,
-/// or a JSON protocol's error type naming throttling. (A query-protocol 400
-/// such as IAM's `Throttling` names it only in its body, which the SDK's
-/// retries handle alone.)
-fn is_throttle(status: u16, error_type: Option<&str>) -> bool {
+/// Whether an answer of `service` says "slow down": 429, EC2's 503
+/// (RequestLimitExceeded; elsewhere a 503 is an outage, not a rate), or a
+/// JSON protocol's error type naming throttling. (A query-protocol 400 such
+/// as IAM's `Throttling` names it only in its body, which the SDK's retries
+/// handle alone.)
+fn is_throttle(service: &str, status: u16, error_type: Option<&str>) -> bool {
     status == 429
-        || status == 503
+        || (status == 503 && service == "ec2")
         || error_type.is_some_and(|t| {
             let t = t.split(':').next().unwrap_or(t);
             matches!(t, "ThrottlingException" | "TooManyRequestsException" | "Throttling" | "RequestLimitExceeded")
@@ -284,7 +288,7 @@ impl HttpConnector for Paced {
             bucket.take().await;
             let response = inner.call(request).await?;
             let error_type = response.headers().get("x-amzn-errortype");
-            let throttled = is_throttle(response.status().as_u16(), error_type);
+            let throttled = is_throttle(pacer.service, response.status().as_u16(), error_type);
             let slowed = bucket.answered(throttled);
             if throttled {
                 note_throttled(pacer.service, slowed);
@@ -333,6 +337,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn callers_waiting_for_tokens_go_in_the_order_they_came() {
+        let bucket = Arc::new(Bucket::new(Some(Quota { rate: 20.0, burst: 1.0 }), false));
+        bucket.take().await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let waiters: Vec<_> = (0..5)
+            .map(|i| {
+                let (bucket, order) = (bucket.clone(), order.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(i * 2)).await;
+                    bucket.take().await;
+                    order.lock().unwrap().push(i);
+                })
+            })
+            .collect();
+        for w in waiters {
+            w.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test]
     async fn a_throttle_answer_slows_the_bucket_once_a_second_and_it_grows_back() {
         let bucket = Bucket::new(Some(Quota { rate: 10.0, burst: 40.0 }), true);
         assert_eq!(bucket.answered(true), Some(7.0));
@@ -378,11 +403,12 @@ mod tests {
 
     #[test]
     fn throttle_answers_are_recognised_by_status_and_error_type() {
-        assert!(is_throttle(429, None));
-        assert!(is_throttle(503, None));
-        assert!(is_throttle(400, Some("ThrottlingException")));
-        assert!(is_throttle(400, Some("TooManyRequestsException:http://internal.amazon.com/coral/")));
-        assert!(!is_throttle(400, Some("ResourceNotFoundException")));
-        assert!(!is_throttle(200, None));
+        assert!(is_throttle("apigateway", 429, None));
+        assert!(is_throttle("ec2", 503, None));
+        assert!(!is_throttle("logs", 503, None), "an outage is not a rate");
+        assert!(is_throttle("cognito-idp", 400, Some("ThrottlingException")));
+        assert!(is_throttle("apigateway", 400, Some("TooManyRequestsException:http://internal.amazon.com/coral/")));
+        assert!(!is_throttle("apigateway", 400, Some("ResourceNotFoundException")));
+        assert!(!is_throttle("ec2", 200, None));
     }
 }
