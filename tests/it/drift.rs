@@ -49,6 +49,19 @@ fn restore(w: &Workdir) {
     w.expect(&["plan", "--detailed-exitcode"], 0);
 }
 
+/// Tags are read by the ARN the state records, beside the describe: for a
+/// group deleted out of band AWS answers ResourceNotFoundException to that
+/// read, which is the deletion drift reports, not a failure of drift.
+#[tokio::test]
+async fn a_deleted_log_group_is_reported_deleted_though_its_tags_were_asked_for() {
+    let s = applied().await;
+    s.sdk.logs.delete_log_group().log_group_name("/aws/vendedlogs/apigateway/job-work-planner").send().await.unwrap();
+    let report = drifted(&s.w);
+    assert_eq!(findings(&report), vec![("log_group.api_access".to_string(), "deleted".to_string())], "{report}");
+    assert_eq!(s.emu.calls()["by_operation"]["logs:ListTagsForResource"].as_u64().map(|n| n > 0), Some(true), "the tags were asked for");
+    restore(&s.w);
+}
+
 /// A route's own throttle in the stage overrides the spec's stage throttle
 /// (the seed's promise of 100 requests/s for every business request).
 #[tokio::test]

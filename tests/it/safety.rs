@@ -199,8 +199,15 @@ async fn throttling_5xx_and_dropped_connections_are_retried() {
     ]}));
     let sdk = emu.sdk().await;
     let w = Workdir::new(&emu, &public_seed_spec());
-    let run = w.expect(&["apply", "--auto-approve"], 0);
+    let run = w.expect(&["apply", "--auto-approve", "--stats"], 0);
     assert!(run.stdout.contains("15 added"), "{}", run.stdout);
+    // The pacer knows each protocol's throttle answer as AWS gives it: EC2's
+    // 503 RequestLimitExceeded and a JSON 400 ThrottlingException slow their
+    // service; a 5xx from API Gateway is an outage, not a rate. (IAM's query
+    // 400 names it only in the body, which the SDK's retries handle.)
+    assert!(run.stderr.contains("Throttled by ec2: 3 answers; paced down to"), "{}", run.stderr);
+    assert!(run.stderr.contains("Throttled by logs: 2 answers; paced down to"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Throttled by apigateway") && !run.stderr.contains("Throttled by iam"), "{}", run.stderr);
     let calls = emu.calls();
     assert!(calls["by_operation"]["ec2:RunInstances"].as_u64().unwrap() >= 4, "{calls}");
     // The lost CreateApi answer is followed by a lookup that finds the API.
