@@ -119,7 +119,7 @@ where
 {
     let Some(se) = e.as_service_error() else { return false };
     let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or_default();
-    status == 429 || matches!(se.code().unwrap_or_default(), "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded")
+    status == 429 || crate::provider::pace::THROTTLE_CODES.contains(&se.code().unwrap_or_default())
 }
 
 /// The wait before attempt `n + 1`: exponential from 100 ms, capped at 5 s, full jitter.

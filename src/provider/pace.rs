@@ -222,6 +222,9 @@ impl Bucket {
     }
 }
 
+/// The error codes with which AWS services turn a call away for its rate.
+pub const THROTTLE_CODES: &[&str] = &["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"];
+
 /// Whether an answer of `service` says "slow down": 429, EC2's 503
 /// (RequestLimitExceeded; elsewhere a 503 is an outage, not a rate), or a
 /// JSON protocol's error type naming throttling. (A query-protocol 400 such
@@ -232,7 +235,7 @@ fn is_throttle(service: &str, status: u16, error_type: Option<&str>) -> bool {
         || (status == 503 && service == "ec2")
         || error_type.is_some_and(|t| {
             let t = t.split(':').next().unwrap_or(t);
-            matches!(t, "ThrottlingException" | "TooManyRequestsException" | "Throttling" | "RequestLimitExceeded")
+            THROTTLE_CODES.contains(&t)
         })
 }
 
