@@ -71,6 +71,18 @@ pub fn tag_pairs(attrs: &Attrs) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The answers for every one of `listed`: those already read beside the
+/// list (`early`, for what the state recorded), the rest read now with `read`.
+pub async fn read_rest<T, Fut>(listed: &[String], early: Vec<(String, T)>, read: impl Fn(String) -> Fut) -> HashMap<String, T>
+where
+    Fut: std::future::Future<Output = (String, T)>,
+{
+    let mut answers: HashMap<String, T> = early.into_iter().collect();
+    let late = futures::future::join_all(listed.iter().filter(|id| !answers.contains_key(*id)).cloned().map(read)).await;
+    answers.extend(late);
+    answers
+}
+
 pub fn tags_value<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
     let map: BTreeMap<&str, &str> = pairs.collect();
     json!(map)

@@ -122,9 +122,7 @@ pub async fn list(aws: &Aws, pool: &str, known: &[String]) -> Result<Option<Vec<
     let early = futures::future::join_all(known.iter().cloned().map(describe));
     let (ids, early) = futures::join!(ids, early);
     let Some(ids) = ids? else { return Ok(None) };
-    let mut described: HashMap<String, Result<Option<Attrs>, AwsError>> = early.into_iter().collect();
-    let late = futures::future::join_all(ids.iter().filter(|id| !described.contains_key(*id)).cloned().map(describe)).await;
-    described.extend(late);
+    let mut described = read_rest(&ids, early, describe).await;
     let mut out = Vec::new();
     for id in ids {
         if let Some(attrs) = described.remove(&id).transpose()?.flatten() {

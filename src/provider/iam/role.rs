@@ -150,12 +150,10 @@ async fn read_one(aws: &Aws, item: &ReadItem) -> Result<Option<Attrs>, AwsError>
         .collect();
     managed.sort();
     let inline_names: Vec<String> = inline_names.map_err(err("iam:ListRolePolicies"))?;
-    let mut early: HashMap<String, Result<Value, AwsError>> = early.into_iter().collect();
-    let late = futures::future::join_all(inline_names.iter().filter(|p| !early.contains_key(*p)).cloned().map(get_policy)).await;
-    early.extend(late);
+    let mut read = read_rest(&inline_names, early, get_policy).await;
     let docs = inline_names
         .iter()
-        .map(|policy| Ok((policy.clone(), early.remove(policy).unwrap_or(Ok(Value::Null))?)))
+        .map(|policy| Ok((policy.clone(), read.remove(policy).unwrap_or(Ok(Value::Null))?)))
         .collect::<Result<Vec<_>, AwsError>>()?;
     let inline: serde_json::Map<String, Value> = docs.into_iter().collect();
     let trust = role.assume_role_policy_document.as_deref().map(parse_policy).unwrap_or(Value::Null);
