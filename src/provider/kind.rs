@@ -37,25 +37,61 @@ pub(crate) struct Grant {
     pub verify: bool,
     pub actions: &'static [&'static str],
     pub resources: Vec<String>,
+    /// The statement's Condition, when it holds only for some requests.
+    pub condition: Option<serde_json::Value>,
+}
+
+/// Where a grant's condition finds the project's tag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TagOn {
+    /// On the resource as it is (`aws:ResourceTag/…`).
+    Resource,
+    /// On the resource as it is, by EC2's own key (`ec2:ResourceTag/…`).
+    Ec2Resource,
+    /// Among the tags the request sets (`aws:RequestTag/…`): a create.
+    Request,
 }
 
 impl Grant {
+    /// Only where the project's tag `gwctl:project = project` is found `on`.
+    pub fn tagged(mut self, on: TagOn, project: &str) -> Grant {
+        let key = match on {
+            TagOn::Resource => "aws:ResourceTag",
+            TagOn::Ec2Resource => "ec2:ResourceTag",
+            TagOn::Request => "aws:RequestTag",
+        };
+        self.condition = Some(serde_json::json!({"StringEquals": {format!("{key}/gwctl:project"): project}}));
+        self
+    }
+
+    /// Only when `condition` holds.
+    pub fn when(mut self, condition: serde_json::Value) -> Grant {
+        self.condition = Some(condition);
+        self
+    }
+
     pub fn read(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
-        Grant { sid, read: true, verify: false, actions, resources }
+        Grant { sid, read: true, verify: false, actions, resources, condition: None }
     }
 
     pub fn write(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
-        Grant { sid, read: false, verify: false, actions, resources }
+        Grant { sid, read: false, verify: false, actions, resources, condition: None }
     }
 
     pub fn verify(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
-        Grant { sid, read: false, verify: true, actions, resources }
+        Grant { sid, read: false, verify: true, actions, resources, condition: None }
     }
 
     pub fn on_behalf(sid: &'static str, actions: &'static [&'static str], resources: Vec<String>) -> Grant {
         debug_assert!(sid.starts_with("ForAws"));
-        Grant { sid, read: false, verify: false, actions, resources }
+        Grant { sid, read: false, verify: false, actions, resources, condition: None }
     }
+}
+
+/// The condition of an untag that never removes gwctl's own tags (whose
+/// removal would take a resource from its project).
+pub(crate) fn keeps_gwctl_tags() -> serde_json::Value {
+    serde_json::json!({"ForAllValues:StringNotLike": {"aws:TagKeys": "gwctl:*"}})
 }
 
 /// Whom a printed IAM policy is for.

@@ -52,7 +52,7 @@ pub(crate) fn policy(spec: &Spec, role: kind::PolicyFor) -> serde_json::Value {
     use kind::PolicyFor;
     use std::collections::{BTreeMap, BTreeSet};
     let used: BTreeSet<Kind> = nodes(spec).iter().map(|n| n.kind).collect();
-    let mut statements: BTreeMap<&'static str, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    let mut statements: BTreeMap<&'static str, (BTreeSet<String>, BTreeSet<String>, Option<serde_json::Value>)> = BTreeMap::new();
     let mut grants: Vec<kind::Grant> = KINDS.iter().filter(|k| used.contains(&k.kind())).flat_map(|k| k.grants(spec)).collect();
     grants.extend(state_grants(spec));
     let wanted = |g: &kind::Grant| match role {
@@ -61,18 +61,24 @@ pub(crate) fn policy(spec: &Spec, role: kind::PolicyFor) -> serde_json::Value {
         PolicyFor::Verify => g.read || g.verify,
     };
     for g in grants.into_iter().filter(wanted) {
-        let (actions, resources) = statements.entry(g.sid).or_default();
+        let (actions, resources, condition) = statements.entry(g.sid).or_default();
+        debug_assert!(condition.is_none() || *condition == g.condition, "{}: two grants of one statement have different conditions", g.sid);
         actions.extend(g.actions.iter().map(|a| a.to_string()));
         resources.extend(g.resources);
+        *condition = g.condition;
     }
     let statements: Vec<serde_json::Value> = statements
         .into_iter()
-        .map(|(sid, (actions, resources))| {
+        .map(|(sid, (actions, resources, condition))| {
             let resource = match resources.len() {
                 1 => serde_json::json!(resources.into_iter().next()),
                 _ => serde_json::json!(resources),
             };
-            serde_json::json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource})
+            let mut statement = serde_json::json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource});
+            if let Some(condition) = condition {
+                statement["Condition"] = condition;
+            }
+            statement
         })
         .collect();
     serde_json::json!({"Version": "2012-10-17", "Statement": statements})
@@ -223,7 +229,8 @@ pub async fn lookups(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Res
 
 /// The subnets of each VPC link the spec gives none: those recorded for an
 /// existing link (it keeps them), else the default subnets of the default
-/// VPC (validation requires `subnets` for a link whose groups name a VPC).
+/// VPC in zones where VPC links are offered (validation requires `subnets`
+/// for a link whose groups name a VPC).
 async fn link_subnets(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Result<HashMap<String, Vec<String>>, AwsError> {
     let mut out = HashMap::new();
     let mut need_default = Vec::new();
@@ -241,7 +248,7 @@ async fn link_subnets(aws: &Aws, spec: &Spec, state: &crate::state::State) -> Re
         }
     }
     if !need_default.is_empty() {
-        let default = ec2::default_subnets(aws).await?;
+        let default = apigw::vpc_link::offered_subnets(&spec.region, ec2::default_subnets(aws).await?)?;
         out.extend(need_default.into_iter().map(|a| (a, default.clone())));
     }
     Ok(out)

@@ -34,6 +34,33 @@ pub struct Quota {
 
 /// API Gateway's documented control-plane quota.
 pub const APIGATEWAY: Quota = Quota { rate: 10.0, burst: 40.0 };
+/// API Gateway operations with a quota of their own beside the account's
+/// ("Amazon API Gateway quotas": CreateVpcLink 1 request every 15 seconds,
+/// DeleteVpcLink 1 every 30 seconds, CreateDeployment 1 every 5 seconds, per
+/// account), as (HTTP method, path pattern, name, seconds between requests);
+/// `*` stands for one path segment.
+pub const APIGATEWAY_OPERATIONS: &[(&str, &str, &str, f64)] = &[
+    ("POST", "/v2/vpclinks", "CreateVpcLink", 15.0),
+    ("DELETE", "/v2/vpclinks/*", "DeleteVpcLink", 30.0),
+    ("POST", "/v2/apis/*/deployments", "CreateDeployment", 5.0),
+];
+
+/// Added to an operation's period: AWS counts a request when it arrives,
+/// up to a network delay after it left, so two sent exactly one period
+/// apart can arrive less than that apart.
+const OPERATION_MARGIN: f64 = 1.0;
+
+/// The API Gateway operation of a request that has a quota of its own.
+fn apigateway_operation(method: &str, uri: &str) -> Option<(&'static str, Quota)> {
+    let path = uri.parse::<http::Uri>().ok()?.path().to_string();
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    APIGATEWAY_OPERATIONS.iter().find_map(|(m, pattern, name, period)| {
+        let want: Vec<&str> = pattern.split('/').collect();
+        let same = *m == method && want.len() == segments.len() && want.iter().zip(&segments).all(|(w, s)| *w == "*" || w == s);
+        same.then_some((*name, Quota { rate: 1.0 / (period + OPERATION_MARGIN), burst: 1.0 }))
+    })
+}
+
 /// EC2's documented bucket for each non-mutating action.
 pub const EC2_NON_MUTATING: Quota = Quota { rate: 20.0, burst: 100.0 };
 /// EC2's documented bucket for each mutating action.
@@ -244,6 +271,9 @@ fn is_throttle(service: &str, status: u16, error_type: Option<&str>) -> bool {
 enum Buckets {
     /// One bucket for the account.
     One(Option<Quota>),
+    /// API Gateway: one for the account, and for some operations one of
+    /// their own too.
+    ApiGateway(Quota),
     /// EC2: one per action, by the action's kind.
     Ec2,
 }
@@ -257,9 +287,14 @@ struct Pacer {
 }
 
 impl Pacer {
-    fn bucket(&self, request: &HttpRequest) -> Arc<Bucket> {
-        let (key, quota) = match self.buckets {
-            Buckets::One(quota) => (String::new(), quota),
+    /// The bucket a request takes its token from, and the bucket of its
+    /// operation's own quota when it has one (taken from too, at that fixed
+    /// quota: a throttle answer then slows neither, since AWS may have
+    /// answered for the operation's quota alone).
+    fn buckets(&self, request: &HttpRequest) -> (Arc<Bucket>, Option<Arc<Bucket>>) {
+        let (key, quota, own) = match self.buckets {
+            Buckets::One(quota) => (String::new(), quota, None),
+            Buckets::ApiGateway(quota) => (String::new(), Some(quota), apigateway_operation(request.method(), request.uri())),
             Buckets::Ec2 => {
                 let action = request
                     .body()
@@ -269,11 +304,13 @@ impl Pacer {
                     .unwrap_or("")
                     .to_string();
                 let reads = ["Describe", "Get", "List"].iter().any(|p| action.starts_with(p));
-                (action, Some(if reads { EC2_NON_MUTATING } else { EC2_MUTATING }))
+                (action, Some(if reads { EC2_NON_MUTATING } else { EC2_MUTATING }), None)
             }
         };
         let mut all = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
-        all.entry(key).or_insert_with(|| Arc::new(Bucket::new(quota, self.adaptive))).clone()
+        let service = all.entry(key).or_insert_with(|| Arc::new(Bucket::new(quota, self.adaptive))).clone();
+        let own = own.map(|(name, quota)| all.entry(name.to_string()).or_insert_with(|| Arc::new(Bucket::new(Some(quota), false))).clone());
+        (service, own)
     }
 }
 
@@ -286,13 +323,19 @@ struct Paced {
 impl HttpConnector for Paced {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let (inner, pacer) = (self.inner.clone(), self.pacer.clone());
-        let bucket = pacer.bucket(&request);
+        let (bucket, own) = pacer.buckets(&request);
         HttpConnectorFuture::new(async move {
+            if let Some(own) = &own {
+                own.take().await;
+            }
             bucket.take().await;
             let response = inner.call(request).await?;
             let error_type = response.headers().get("x-amzn-errortype");
             let throttled = is_throttle(pacer.service, response.status().as_u16(), error_type);
-            let slowed = bucket.answered(throttled);
+            let slowed = match own {
+                Some(_) => None,
+                None => bucket.answered(throttled),
+            };
             if throttled {
                 note_throttled(pacer.service, slowed);
             }
@@ -309,7 +352,7 @@ pub fn paced_client(service: &'static str) -> Option<SharedHttpClient> {
     let buckets = match (settings.mode, service) {
         (Mode::Off, _) => return None,
         (_, "apigateway") if settings.apigateway.rate <= 0.0 || settings.apigateway.burst < 1.0 => return None,
-        (_, "apigateway") => Buckets::One(Some(settings.apigateway)),
+        (_, "apigateway") => Buckets::ApiGateway(settings.apigateway),
         (_, "ec2") => Buckets::Ec2,
         (Mode::Fixed, _) => return None,
         (Mode::Adaptive, _) => Buckets::One(None),
@@ -323,6 +366,17 @@ pub fn paced_client(service: &'static str) -> Option<SharedHttpClient> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_gateway_operations_with_a_quota_of_their_own_are_recognised() {
+        let op = |m: &str, u: &str| apigateway_operation(m, u).map(|(name, q)| (name, (1.0 / q.rate).round() as u64, q.burst));
+        assert_eq!(op("POST", "https://apigateway.us-east-1.amazonaws.com/v2/vpclinks"), Some(("CreateVpcLink", 16, 1.0)));
+        assert_eq!(op("DELETE", "http://127.0.0.1:5000/v2/vpclinks/abc123"), Some(("DeleteVpcLink", 31, 1.0)));
+        assert_eq!(op("POST", "https://apigateway.us-east-1.amazonaws.com/v2/apis/a1b2/deployments"), Some(("CreateDeployment", 6, 1.0)));
+        assert_eq!(op("GET", "https://apigateway.us-east-1.amazonaws.com/v2/vpclinks/abc123"), None);
+        assert_eq!(op("POST", "https://apigateway.us-east-1.amazonaws.com/v2/apis/a1b2/routes"), None);
+        assert_eq!(op("DELETE", "https://apigateway.us-east-1.amazonaws.com/v2/apis/a1b2/deployments/d1"), None);
+    }
 
     #[tokio::test]
     async fn a_bucket_lets_the_burst_through_then_the_rate() {

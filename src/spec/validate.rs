@@ -499,6 +499,13 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
             c.mark(format!("user_pool.{}.client.{}", key.get_ref(), client_key.get_ref()), client_key.span());
             let flows = match client.into_inner().auth_flows {
                 Some(flows) => {
+                    // Cognito refuses an app client without it ("REFRESH_TOKEN_AUTH
+                    // should always be allowed.", aws-cdk#7625).
+                    let refresh = flows.iter().any(|f| f.get_ref().trim_start_matches("ALLOW_") == "REFRESH_TOKEN_AUTH");
+                    match flows.first() {
+                        Some(first) => c.check(first, refresh, "auth_flows lacks REFRESH_TOKEN_AUTH, which Cognito requires of every app client", "add \"REFRESH_TOKEN_AUTH\" to auth_flows"),
+                        None => c.check(&client_key, refresh, "auth_flows is empty, and Cognito requires REFRESH_TOKEN_AUTH of every app client", "set auth_flows = [\"USER_SRP_AUTH\", \"REFRESH_TOKEN_AUTH\"], or leave it out for that default"),
+                    }
                     let mut out = Vec::new();
                     for f in flows {
                         let flow = f.get_ref().trim_start_matches("ALLOW_").to_string();
@@ -971,6 +978,23 @@ mod tests {
         let seed = std::fs::read_to_string(&path).unwrap();
         let spec = parse(&path, &seed.replacen("protocol = \"tcp\"", "protocol = \"6\"", 1)).unwrap();
         assert_eq!(spec.security_groups["backend"].ingress[0].protocol, "tcp", "a rule given as 6 converges with what EC2 reports");
+    }
+
+    #[test]
+    fn a_client_without_the_refresh_flow_is_refused_at_its_line() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml");
+        let seed = std::fs::read_to_string(&path).unwrap();
+        let line = seed.lines().position(|l| l.starts_with("auth_flows")).unwrap() + 1;
+        let without = seed.replacen("\"USER_SRP_AUTH\", \"REFRESH_TOKEN_AUTH\", ", "\"USER_SRP_AUTH\", ", 1);
+        assert_ne!(without, seed);
+        let problems = match parse(&path, &without) {
+            Err(SpecError::Invalid(problems)) => problems,
+            other => panic!("accepted: {:?}", other.map(|_| ())),
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, line);
+        assert!(problems[0].message.contains("REFRESH_TOKEN_AUTH"), "{}", problems[0].message);
+        assert!(parse(&path, &seed.replacen("auth_flows = [", "auth_flows = [\"ALLOW_REFRESH_TOKEN_AUTH\", ", 1)).is_ok());
     }
 
     #[test]

@@ -7,7 +7,10 @@ Usage: launcher.py [--host 127.0.0.1] [--port 0]
 Prints one line "PORT <n>" on stdout once the server accepts connections.
 
 Control API (JSON, not AWS):
-  GET  /_emulator/calls            {"total": n, "by_operation": {"ec2:RunInstances": n, ...}}
+  GET  /_emulator/calls            {"total": n, "by_operation": {"ec2:RunInstances": n, ...},
+                                    "refused": {"ec2:DeleteSecurityGroup DependencyViolation": n, ...}}
+                                   (refused: answers of 400 and up other than throttling
+                                   and injected faults, by operation and error code)
   POST /_emulator/calls/reset      zero the counters
   POST /_emulator/config           {"latency_ms": 20,
                                     "profile_visibility_seconds": 3,
@@ -49,6 +52,10 @@ The IAM keys are read when the window is checked, the others when it starts.
                                    `burst` requests refilled at `rate` per second, per
                                    account; a request finding it empty is answered 429
                                    TooManyRequestsException (counted as "throttled")
+  apigateway_operation_quotas      true: CreateVpcLink, DeleteVpcLink and CreateDeployment
+                                   also have their own documented quota (1 per 15 s,
+                                   30 s, 5 s); a call sooner than that after the last
+                                   one that went through is answered 429 (throttled)
   cloudmap_operation_seconds       a Cloud Map operation (CreateHttpNamespace, RegisterInstance,
                                    ...) reports PENDING for N s, then SUCCESS
   vpc_link_pending_seconds         a new VPC link reports PENDING for N s, then AVAILABLE
@@ -160,8 +167,10 @@ CONFIG = {
     "vpc_link_pending_seconds": 0.0,
     "vpc_link_release_seconds": 0.0,
     "ssm_registration_seconds": 0.0,
+    "apigateway_operation_quotas": False,
 }
 CALLS: Counter = Counter()
+REFUSED: Counter = Counter()
 
 
 # --- S3 conditional writes ----------------------------------------------------
@@ -515,14 +524,62 @@ _delete_vpc_link = apigw_models.ApiGatewayV2Backend.delete_vpc_link
 _vpc_link_to_json = apigw_models.VpcLink.to_json
 
 
+# AWS: VPC links for HTTP APIs are offered only in some Availability Zones of
+# each Region ("Set up VPC links for HTTP APIs", Availability by Region: for
+# us-east-1 use1-az1, az2, az4, az5 and az6, for us-west-1 usw1-az1 and az3,
+# for eu-west-3 euw3-az1 and az3). CreateVpcLink naming a subnet elsewhere
+# answers 400 BadRequestException "Subnet '…' is in Availability Zone
+# 'use1-az3' where service is not available" (as reported in aws-cdk#13569).
+# moto accepts any subnet. By zone ID, since zone names map to different
+# zones in each account.
+VPC_LINK_UNOFFERED_ZONE_IDS = {
+    "us-east-1": {"use1-az3"},
+    "us-west-1": {"usw1-az2"},
+    "eu-west-3": {"euw3-az2"},
+}
+
+
+def _refuse_unoffered_zones(account, region, subnet_ids):
+    unoffered = VPC_LINK_UNOFFERED_ZONE_IDS.get(region, set())
+    ec2 = ec2_backends[account][region]
+    for subnet_id in subnet_ids or []:
+        try:
+            subnet = ec2.get_subnet(subnet_id)
+        except EC2ClientError:
+            continue
+        if subnet.availability_zone_id in unoffered:
+            raise BadRequestException(
+                f"Subnet '{subnet_id}' is in Availability Zone '{subnet.availability_zone_id}' where service is not available"
+            )
+
+
 def create_vpc_link(self, name, sg_ids, subnet_ids, tags):
+    _refuse_unoffered_zones(self.account_id, self.region_name, subnet_ids)
     link = _create_vpc_link(self, name, sg_ids, subnet_ids, tags)
     with LOCK:
         LINK_AVAILABLE_AT[link.id] = time.monotonic() + float(CONFIG["vpc_link_pending_seconds"])
     return link
 
 
+# AWS: a VPC link that an integration still names cannot be deleted: API
+# Gateway refuses DeleteVpcLink ("Cannot delete vpc link … is referenced in
+# [...]", terraform-provider-aws#12195) until every integration is moved off
+# it or deleted. moto deletes it and leaves the integrations pointing nowhere.
+def _integrations_naming(backend, vpc_link_id):
+    return [
+        f"ANY:{integration.id}"
+        for api in backend.apis.values()
+        for integration in api.integrations.values()
+        if getattr(integration, "connection_id", None) == vpc_link_id
+    ]
+
+
 def delete_vpc_link(self, vpc_link_id):
+    users = _integrations_naming(self, vpc_link_id)
+    if users:
+        raise BadRequestException(
+            f"Cannot delete vpc link. Vpc link '{vpc_link_id}', is referenced in [{', '.join(users)}] in format of [Method:Resource]."
+        )
     link = self.vpc_links.get(vpc_link_id)
     if link is not None:
         with LOCK:
@@ -565,6 +622,35 @@ def delete_security_group_of_link(self, name=None, group_id=None):
 
 
 ec2_sg_models.SecurityGroupBackend.delete_security_group = delete_security_group_of_link
+
+
+# --- Cognito app clients -------------------------------------------------------
+# AWS: an app client's ExplicitAuthFlows must include ALLOW_REFRESH_TOKEN_AUTH
+# when given: CreateUserPoolClient and UpdateUserPoolClient answer
+# InvalidParameterException "REFRESH_TOKEN_AUTH should always be allowed."
+# (aws-cdk#7625). moto accepts any list.
+_create_user_pool_client = cognito_models.CognitoIdpBackend.create_user_pool_client
+_update_user_pool_client = cognito_models.CognitoIdpBackend.update_user_pool_client
+
+
+def _refuse_without_refresh(extended_config):
+    flows = (extended_config or {}).get("ExplicitAuthFlows")
+    if flows is not None and "ALLOW_REFRESH_TOKEN_AUTH" not in flows:
+        raise cognito_exceptions.InvalidParameterException("REFRESH_TOKEN_AUTH should always be allowed.")
+
+
+def create_user_pool_client(self, user_pool_id, generate_secret, extended_config):
+    _refuse_without_refresh(extended_config)
+    return _create_user_pool_client(self, user_pool_id, generate_secret, extended_config)
+
+
+def update_user_pool_client(self, user_pool_id, client_id, extended_config):
+    _refuse_without_refresh(extended_config)
+    return _update_user_pool_client(self, user_pool_id, client_id, extended_config)
+
+
+cognito_models.CognitoIdpBackend.create_user_pool_client = create_user_pool_client
+cognito_models.CognitoIdpBackend.update_user_pool_client = update_user_pool_client
 
 
 # --- AWS Cloud Map ---------------------------------------------------------------
@@ -1434,9 +1520,38 @@ class ConnectionDropped(Exception):
 QUOTA = {"tokens": None, "at": 0.0}
 
 
+# AWS: some operations have a quota of their own beside that ("API Gateway
+# quotas for creating, deploying and managing an API": CreateVpcLink 1
+# request every 15 seconds, DeleteVpcLink 1 every 30 seconds,
+# CreateDeployment 1 every 5 seconds, per account). With
+# apigateway_operation_quotas on, each is a bucket of 1 refilled at that rate.
+OPERATION_QUOTAS = {
+    "apigateway:POST /v2/vpclinks": 15.0,
+    "apigateway:DELETE /v2/vpclinks/{id}": 30.0,
+    "apigateway:POST /v2/apis/{id}/deployments": 5.0,
+}
+OPERATION_LAST: dict = {}
+
+
+def over_operation_quota(operation):
+    every = OPERATION_QUOTAS.get(operation)
+    with LOCK:
+        if every is None or not CONFIG["apigateway_operation_quotas"]:
+            return False
+        now = time.monotonic()
+        last = OPERATION_LAST.get(operation)
+        if last is not None and now - last < every:
+            CALLS["throttled"] += 1
+            return True
+        OPERATION_LAST[operation] = now
+        return False
+
+
 def over_quota(operation):
     if not operation.startswith("apigateway:"):
         return False
+    if over_operation_quota(operation):
+        return True
     with LOCK:
         rate, burst = float(CONFIG["apigateway_rate"]), float(CONFIG["apigateway_burst"])
         if rate <= 0 or burst <= 0:
@@ -1474,11 +1589,12 @@ def control(environ, start_response):
     if path == "/_emulator/calls" and method == "GET":
         with LOCK:
             return json_response(
-                start_response, {"total": sum(CALLS.values()), "by_operation": dict(CALLS)}
+                start_response, {"total": sum(CALLS.values()), "by_operation": dict(CALLS), "refused": dict(REFUSED)}
             )
     if path == "/_emulator/calls/reset" and method == "POST":
         with LOCK:
             CALLS.clear()
+            REFUSED.clear()
         return json_response(start_response, {})
     if path == "/_emulator/config" and method == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -2010,7 +2126,22 @@ class Emulator:
             raise ConnectionDropped(operation)
         if fault:
             return error_response(operation, fault, start_response)
-        return self.app(environ, start_response)
+        status = {}
+
+        def recording(code, headers, *args):
+            status["code"], status["headers"] = code, headers
+            return start_response(code, headers, *args)
+
+        body = list(self.app(environ, recording))
+        if int(status.get("code", "200")[:3]) >= 400:
+            error = dict((k.lower(), v) for k, v in status["headers"]).get("x-amzn-errortype")
+            if not error:
+                text = b"".join(body).decode("utf-8", "replace")
+                found = re.search(r"<Code>([^<]+)</Code>", text) or re.search(r'"__type"\s*:\s*"([^"]+)"', text)
+                error = found.group(1) if found else status["code"][:3]
+            with LOCK:
+                REFUSED[f"{operation} {error.split(':')[0]}"] += 1
+        return body
 
 
 class Handler(MotoRequestHandler):

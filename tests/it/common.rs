@@ -15,7 +15,7 @@ fn repo() -> PathBuf {
 }
 
 /// The Python that has moto: `GWCTL_EMULATOR_PYTHON`, else the repo's `.venv`.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Ok(p) = std::env::var("GWCTL_EMULATOR_PYTHON") {
         return PathBuf::from(p);
     }
@@ -73,14 +73,26 @@ impl Emulator {
         self.control("POST", "/_emulator/config", &config.to_string());
     }
 
+    /// The answers the emulator refused (400 and up, other than throttling
+    /// and injected faults), by "service:Operation ErrorCode".
+    pub fn refused(&self) -> std::collections::BTreeMap<String, u64> {
+        let calls = self.calls();
+        calls["refused"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect()).unwrap_or_default()
+    }
+
     /// AWS calls received, by "service:Operation".
     pub fn calls(&self) -> serde_json::Value {
         serde_json::from_str(&self.control("GET", "/_emulator/calls", "")).expect("calls JSON")
     }
 
     pub async fn sdk(&self) -> Sdk {
+        self.sdk_in(REGION).await
+    }
+
+    /// SDK clients for `region`.
+    pub async fn sdk_in(&self, region: &'static str) -> Sdk {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
+            .region(aws_config::Region::new(region))
             .endpoint_url(self.endpoint())
             .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "tests"))
             .load()

@@ -171,3 +171,60 @@ async fn drift_sees_the_private_path_changed_behind_gwctls_back_and_apply_restor
     w.expect(&["drift"], 0);
     private_path(&sdk, &w).await;
 }
+
+/// The private seed in us-east-1, whose default subnets include use1-az3,
+/// where VPC links are not offered: the link is made in the other five
+/// zones at the first try, though its first CreateVpcLink is answered 429,
+/// and later replaced without a request AWS refuses for what still uses it.
+#[tokio::test]
+async fn in_us_east_1_the_link_avoids_unoffered_zones_survives_a_429_and_is_replaced_create_first() {
+    let emu = Emulator::start();
+    emu.configure(serde_json::json!({
+        "vpc_link_pending_seconds": 1,
+        "vpc_link_release_seconds": 1,
+        "group_dependency_violation": true,
+        "apigateway_operation_quotas": true,
+        "faults": [{"operation": "apigateway:POST /v2/vpclinks", "error": "throttle", "count": 1}],
+    }));
+    let sdk = emu.sdk_in("us-east-1").await;
+    let spec = seed_spec().replace("region = \"ap-south-1\"", "region = \"us-east-1\"");
+    let w = Workdir::new(&emu, &spec);
+    w.expect(&["apply", "--auto-approve"], 0);
+    let calls = emu.calls();
+    assert_eq!(calls["by_operation"]["apigateway:POST /v2/vpclinks"], 2, "the throttled create was sent once more: {calls}");
+    assert_eq!(calls["by_operation"]["throttled"], serde_json::Value::Null, "the retry waited out CreateVpcLink's own quota: {calls}");
+    let link = w.id_of("vpc_link.main");
+    let live = sdk.apigw.get_vpc_link().vpc_link_id(&link).send().await.unwrap();
+    let subnets = sdk.ec2.describe_subnets().set_subnet_ids(Some(live.subnet_ids().to_vec())).send().await.unwrap();
+    let mut zones: Vec<&str> = subnets.subnets().iter().filter_map(|s| s.availability_zone_id()).collect();
+    zones.sort();
+    assert_eq!(zones, ["use1-az1", "use1-az2", "use1-az4", "use1-az5", "use1-az6"]);
+    assert_eq!(sdk.apigw.get_vpc_links().send().await.unwrap().items().len(), 1);
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+
+    // A new description replaces the link's group, and so the link: the new
+    // one first, the integration moved to it, the old one deleted last.
+    emu.control("POST", "/_emulator/calls/reset", "");
+    w.edit_spec("description = \"API Gateway VPC link to the Job Work Planner backend\"", "description = \"API Gateway VPC link to the backend\"");
+    let planned = actions(&w.plan_json());
+    assert!(planned.contains(&("vpc_link.main".to_string(), "replace".to_string())), "{planned:?}");
+    assert!(planned.contains(&("integration.main".to_string(), "update".to_string())), "{planned:?}");
+    let run = w.expect(&["apply", "--auto-approve"], 0);
+    let created = run.stdout.find("vpc_link.main: Creation complete").expect("a new link");
+    let moved = run.stdout.find("integration.main: Modifications complete").expect("the integration moved");
+    let deleted = run.stdout.find(&format!("vpc_link.main (superseded {link}): Destruction complete")).expect("the old link deleted");
+    assert!(created < moved && moved < deleted, "{}", run.stdout);
+    let links = sdk.apigw.get_vpc_links().send().await.unwrap();
+    let ids: Vec<&str> = links.items().iter().filter_map(|l| l.vpc_link_id()).collect();
+    let new = w.id_of("vpc_link.main");
+    assert_eq!(ids, [new.as_str()], "exactly one link at the end");
+    assert_ne!(new, link);
+    let integration = &sdk.apigw.get_integrations().api_id(w.id_of("api.main")).send().await.unwrap().items()[0].clone();
+    assert_eq!(integration.connection_id(), Some(new.as_str()));
+    let refused: Vec<String> = emu.refused().into_keys().filter(|k| !k.ends_with("NotFoundException") && !k.contains(" InvalidGroup.NotFound")).collect();
+    assert!(refused.iter().all(|k| !k.contains("vpclinks")), "no DeleteVpcLink refused: {refused:?}");
+    w.expect(&["plan", "--detailed-exitcode"], 0);
+    w.expect(&["drift"], 0);
+    w.expect(&["destroy", "--auto-approve"], 0);
+    assert!(sdk.apigw.get_vpc_links().send().await.unwrap().items().is_empty());
+}

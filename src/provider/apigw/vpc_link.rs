@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::graph::{Node, Source};
 use crate::model::*;
-use crate::provider::aws::{err, Aws, AwsError};
+use crate::provider::aws::{create_once, err, Aws, AwsError, Once};
 use crate::provider::common::*;
 use crate::provider::kind::{resource_kind, Call};
 use crate::spec::Spec;
@@ -24,6 +24,58 @@ pub const FORCE_NEW: &[&str] = &["security_group_ids", "subnet_ids"];
 
 /// How long a new link may stay PENDING.
 const AVAILABLE_WITHIN: Duration = Duration::from_secs(900);
+
+/// The zones, by zone ID, where API Gateway offers VPC links for HTTP APIs
+/// in each Region ("Set up VPC links for HTTP APIs", Availability by
+/// Region). CreateVpcLink refuses a subnet in any other zone ("Subnet … is
+/// in Availability Zone … where service is not available"); the default
+/// subnets of older accounts include such zones (us-east-1 use1-az3). A
+/// Region the table does not name is taken to offer links in every zone.
+pub const OFFERED_ZONE_IDS: &[(&str, &[&str])] = &[
+    ("us-east-1", &["use1-az1", "use1-az2", "use1-az4", "use1-az5", "use1-az6"]),
+    ("us-east-2", &["use2-az1", "use2-az2", "use2-az3"]),
+    ("us-west-1", &["usw1-az1", "usw1-az3"]),
+    ("us-west-2", &["usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4"]),
+    ("ap-east-1", &["ape1-az2", "ape1-az3"]),
+    ("ap-south-1", &["aps1-az1", "aps1-az2", "aps1-az3"]),
+    ("ap-northeast-1", &["apne1-az1", "apne1-az2", "apne1-az4"]),
+    ("ap-northeast-2", &["apne2-az1", "apne2-az2", "apne2-az3"]),
+    ("ap-southeast-1", &["apse1-az1", "apse1-az2", "apse1-az3"]),
+    ("ap-southeast-2", &["apse2-az1", "apse2-az2", "apse2-az3"]),
+    ("ca-central-1", &["cac1-az1", "cac1-az2"]),
+    ("eu-central-1", &["euc1-az1", "euc1-az2", "euc1-az3"]),
+    ("eu-west-1", &["euw1-az1", "euw1-az2", "euw1-az3"]),
+    ("eu-west-2", &["euw2-az1", "euw2-az2", "euw2-az3"]),
+    ("eu-west-3", &["euw3-az1", "euw3-az3"]),
+    ("eu-south-2", &["eus2-az1", "eus2-az2", "eus2-az3"]),
+    ("eu-north-1", &["eun1-az1", "eun1-az2", "eun1-az3"]),
+    ("me-south-1", &["mes1-az1", "mes1-az2", "mes1-az3"]),
+    ("sa-east-1", &["sae1-az1", "sae1-az2", "sae1-az3"]),
+    ("us-gov-west-1", &["usgw1-az1", "usgw1-az2", "usgw1-az3"]),
+];
+
+/// Whether VPC links are offered in the zone `zone_id` of `region`.
+pub fn offered(region: &str, zone_id: &str) -> bool {
+    OFFERED_ZONE_IDS.iter().find(|(r, _)| *r == region).is_none_or(|(_, zones)| zones.contains(&zone_id))
+}
+
+/// The ids of those of `subnets` that lie in zones where VPC links are
+/// offered; an error naming the zones when none does.
+pub fn offered_subnets(region: &str, subnets: Vec<crate::provider::ec2::Subnet>) -> Result<Vec<String>, AwsError> {
+    let (ok, not): (Vec<_>, Vec<_>) = subnets.into_iter().partition(|s| offered(region, &s.zone_id));
+    if ok.is_empty() {
+        let zones: Vec<String> = not.iter().map(|s| format!("{} ({})", s.zone_id, s.zone)).collect();
+        return Err(AwsError::other(
+            "ec2:DescribeSubnets",
+            format!(
+                "the default subnets are all in zones where API Gateway offers no VPC links in {region}: {}; set vpc_link.subnets to subnets in {}",
+                zones.join(", "),
+                OFFERED_ZONE_IDS.iter().find(|(r, _)| *r == region).map(|(_, z)| z.join(", ")).unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(ok.into_iter().map(|s| s.id).collect())
+}
 
 pub fn address(api: &str) -> String {
     format!("vpc_link.{api}")
@@ -66,25 +118,29 @@ fn arn(region: &str, id: &str) -> String {
 
 pub async fn create(aws: &Aws, address: &str, want: &Attrs) -> Result<Known, AwsError> {
     // Link names are not unique: a link an interrupted run made is found by
-    // its tags, and CreateVpcLink is not retried blindly.
-    if let Some(found) = find(aws, address, want).await? {
-        let attrs = update(aws, &found.id, &found.attrs, want).await?;
-        return Ok(Known { id: found.id, attrs });
-    }
+    // its tags (before the first attempt, and after one whose answer may have
+    // been lost) and taken instead of making a second one.
     let tags: HashMap<String, String> = tag_pairs(want).into_iter().collect();
-    let out = aws
-        .apigw
-        .create_vpc_link()
-        .name(s(want, "name"))
-        .set_security_group_ids(Some(strings(want, "security_group_ids")))
-        .set_subnet_ids(Some(strings(want, "subnet_ids")))
-        .set_tags(Some(tags))
-        .customize()
-        .config_override(super::no_retry())
-        .send()
-        .await
-        .map_err(err("apigateway:CreateVpcLink"))?;
-    let id = out.vpc_link_id().unwrap_or_default().to_string();
+    let send = || {
+        aws.apigw
+            .create_vpc_link()
+            .name(s(want, "name"))
+            .set_security_group_ids(Some(strings(want, "security_group_ids")))
+            .set_subnet_ids(Some(strings(want, "subnet_ids")))
+            .set_tags(Some(tags.clone()))
+            .customize()
+            .config_override(super::no_retry())
+            .send()
+    };
+    let id = match create_once("apigateway:CreateVpcLink", true, || find(aws, address, want), send).await? {
+        Once::Made(out) => out.vpc_link_id().filter(|id| !id.is_empty()).map(str::to_string).ok_or_else(|| AwsError::other("apigateway:CreateVpcLink", "AWS answered without a VPC link id"))?,
+        Once::Found(found) => {
+            // What an interrupted run made may still be PENDING.
+            wait_available(aws, &found.id).await?;
+            let attrs = update(aws, &found.id, &found.attrs, want).await?;
+            return Ok(Known { id: found.id, attrs });
+        }
+    };
     let attrs = wait_available(aws, &id).await?;
     Ok(Known { id, attrs })
 }
@@ -150,9 +206,15 @@ async fn list_all(aws: &Aws) -> Result<Vec<(String, Attrs)>, AwsError> {
     }
 }
 
-/// The link tagged for this project and address, if there is one.
+/// The link tagged for this project and address, if there is one, other
+/// than those the wanted one replaces (they carry the same tags until they
+/// are deleted).
 pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known>, AwsError> {
-    let hit = list_all(aws).await?.into_iter().find(|(_, a)| project_tag(a) == project_tag(want) && tag(a, "gwctl:address") == Some(address));
+    let replaced = replaces(want);
+    let hit = list_all(aws)
+        .await?
+        .into_iter()
+        .find(|(id, a)| project_tag(a) == project_tag(want) && tag(a, "gwctl:address") == Some(address) && !replaced.contains(&id.as_str()));
     Ok(hit.filter(|(_, a)| s(a, "status") != "DELETING").map(|(id, attrs)| Known { id, attrs }))
 }
 
@@ -200,21 +262,52 @@ resource_kind!(VpcLink, KIND, create(aws, address, want, _token) => create(aws, 
         Box::pin(find(aws, address, want))
     }
 
+    /// A link cannot be deleted while an integration names it (AWS refuses,
+    /// terraform-provider-aws#12195): the new link is made and AVAILABLE,
+    /// the integration moved to it, and only then the old one deleted.
+    fn create_before_destroy(&self) -> bool {
+        true
+    }
+
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {
         Box::pin(scan_tagged(aws, project, known))
     }
 
     /// The link's network interfaces are made by API Gateway's
     /// service-linked role, which the first link in an account creates.
+    /// A link is made only tagged for the project, and renamed or deleted
+    /// only while it is.
     fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
-        use crate::provider::kind::Grant;
+        use crate::provider::kind::{Grant, TagOn};
         let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
-        let paths = vec![format!("arn:{p}:apigateway:{r}::/vpclinks"), format!("arn:{p}:apigateway:{r}::/vpclinks/*")];
+        let (all, each) = (format!("arn:{p}:apigateway:{r}::/vpclinks"), format!("arn:{p}:apigateway:{r}::/vpclinks/*"));
         let role = format!("arn:{p}:iam::*:role/aws-service-role/ops.apigateway.amazonaws.com/AWSServiceRoleForAPIGateway");
         vec![
-            Grant::read("ApiGatewayVpcLinksRead", &["apigateway:GET"], paths.clone()),
-            Grant::write("ApiGatewayVpcLinksWrite", &["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"], paths),
-            Grant::on_behalf("ForAwsApiGatewayServiceRole", &["iam:CreateServiceLinkedRole"], vec![role]),
+            Grant::read("ApiGatewayVpcLinksRead", &["apigateway:GET"], vec![all.clone(), each.clone()]),
+            Grant::write("ApiGatewayCreateVpcLink", &["apigateway:POST"], vec![all]).tagged(TagOn::Request, &spec.project),
+            Grant::write("ApiGatewayProjectVpcLinks", &["apigateway:PATCH", "apigateway:DELETE"], vec![each]).tagged(TagOn::Resource, &spec.project),
+            Grant::on_behalf("ForAwsApiGatewayServiceRole", &["iam:CreateServiceLinkedRole"], vec![role])
+                .when(serde_json::json!({"StringEquals": {"iam:AWSServiceName": "ops.apigateway.amazonaws.com"}})),
         ]
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::ec2::Subnet;
+
+    fn subnet(id: &str, zone_id: &str) -> Subnet {
+        Subnet { id: id.into(), zone_id: zone_id.into(), zone: format!("zone of {zone_id}") }
+    }
+
+    #[test]
+    fn default_subnets_in_zones_without_vpc_links_are_left_out_and_none_left_is_refused() {
+        let six = ["use1-az6", "use1-az1", "use1-az2", "use1-az4", "use1-az3", "use1-az5"].iter().enumerate().map(|(i, z)| subnet(&format!("subnet-{i}"), z)).collect();
+        let ids = offered_subnets("us-east-1", six).unwrap();
+        assert_eq!(ids, ["subnet-0", "subnet-1", "subnet-2", "subnet-3", "subnet-5"]);
+        let e = offered_subnets("eu-west-3", vec![subnet("subnet-b", "euw3-az2")]).unwrap_err();
+        assert!(e.message.contains("euw3-az2") && e.message.contains("euw3-az1, euw3-az3"), "{e}");
+        assert_eq!(offered_subnets("af-south-1", vec![subnet("subnet-a", "afs1-az1")]).unwrap(), ["subnet-a"], "a Region the table does not name keeps every zone");
+    }
+}

@@ -24,8 +24,18 @@ pub async fn default_vpc(aws: &Aws) -> Result<String, AwsError> {
         .ok_or_else(|| AwsError::other("ec2:DescribeVpcs", "this region has no default VPC; set vpc_id on each [security_group.*] and subnet_id (a subnet of that VPC) on each [instance.*]"))
 }
 
-/// The default subnets (one per availability zone) of the default VPC.
-pub async fn default_subnets(aws: &Aws) -> Result<Vec<String>, AwsError> {
+/// A subnet, with the zone it lies in.
+#[derive(Debug, Clone)]
+pub struct Subnet {
+    pub id: String,
+    /// The zone's ID (`use1-az3`), the same zone in every account.
+    pub zone_id: String,
+    /// The zone's name (`us-east-1e`), which maps to a different zone in each account.
+    pub zone: String,
+}
+
+/// The default subnets (one per availability zone) of the default VPC, by id.
+pub async fn default_subnets(aws: &Aws) -> Result<Vec<Subnet>, AwsError> {
     let out = aws
         .ec2
         .describe_subnets()
@@ -33,11 +43,21 @@ pub async fn default_subnets(aws: &Aws) -> Result<Vec<String>, AwsError> {
         .send()
         .await
         .map_err(err("ec2:DescribeSubnets"))?;
-    let mut ids: Vec<String> = out.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)).collect();
-    ids.sort();
-    match ids.is_empty() {
+    let mut subnets: Vec<Subnet> = out
+        .subnets()
+        .iter()
+        .filter_map(|s| {
+            Some(Subnet {
+                id: s.subnet_id()?.to_string(),
+                zone_id: s.availability_zone_id().unwrap_or_default().to_string(),
+                zone: s.availability_zone().unwrap_or_default().to_string(),
+            })
+        })
+        .collect();
+    subnets.sort_by(|a, b| a.id.cmp(&b.id));
+    match subnets.is_empty() {
         true => Err(AwsError::other("ec2:DescribeSubnets", "this region has no default subnets for a VPC link; set vpc_link.subnets in the spec")),
-        false => Ok(ids),
+        false => Ok(subnets),
     }
 }
 
