@@ -98,6 +98,24 @@ pub fn map_delta(before: &Attrs, after: &Attrs, key: &str) -> (Vec<(String, Valu
     (set, removed)
 }
 
+/// Tags to set and to remove going from `before` to `after`. A non-empty set
+/// also carries the gwctl ownership tags `after` has, changed or not: the
+/// apply policy allows tagging (a tag update too) only by a request that
+/// tags the resource for the project (`aws:RequestTag/gwctl:project`).
+pub fn tag_delta(before: &Attrs, after: &Attrs) -> (Vec<(String, Value)>, Vec<String>) {
+    let (mut set, unset) = map_delta(before, after, "tags");
+    if !set.is_empty() {
+        for key in ["gwctl:project", "gwctl:address"] {
+            if let Some(v) = after.get("tags").and_then(|t| t.get(key)) {
+                if !set.iter().any(|(k, _)| k == key) {
+                    set.push((key.to_string(), v.clone()));
+                }
+            }
+        }
+    }
+    (set, unset)
+}
+
 /// Elements added and removed going from `before[key]` to `after[key]` (arrays as sets).
 pub fn set_delta(before: &Attrs, after: &Attrs, key: &str) -> (Vec<Value>, Vec<Value>) {
     let empty = Vec::new();

@@ -164,14 +164,23 @@ resource_kind!(Api, KIND, create(aws, address, want, _token) => create(aws, addr
 
     /// API Gateway's IAM actions are its HTTP methods on resource paths; an
     /// API's routes, integrations, authorizers, stages and deployments are
-    /// under /apis/*, tags under /tags/*.
+    /// under /apis/*, tags under /tags/*. An API is made only tagged for the
+    /// project, and changed or deleted only while it is. Its parts take no
+    /// tags of their own and do not inherit the API's for access control
+    /// (only REST APIs' parts do: "API Gateway resources that can be
+    /// tagged"), so they are reached by path, in any API. Tags are set only
+    /// by requests that tag for the project, and gwctl's own are never removed.
     fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
-        use crate::provider::kind::Grant;
+        use crate::provider::kind::{Grant, TagOn};
         let base = format!("arn:{}:apigateway:{}::", crate::provider::aws::partition(&spec.region), spec.region);
         let paths = vec![format!("{base}/apis"), format!("{base}/apis/*"), format!("{base}/tags/*")];
         vec![
-            Grant::read("ApiGatewayRead", &["apigateway:GET"], paths.clone()),
-            Grant::write("ApiGatewayWrite", &["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"], paths),
+            Grant::read("ApiGatewayRead", &["apigateway:GET"], paths),
+            Grant::write("ApiGatewayCreateApi", &["apigateway:POST"], vec![format!("{base}/apis")]).tagged(TagOn::Request, &spec.project),
+            Grant::write("ApiGatewayProjectApis", &["apigateway:PATCH", "apigateway:DELETE"], vec![format!("{base}/apis/*")]).tagged(TagOn::Resource, &spec.project),
+            Grant::write("ApiGatewayApiParts", &["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"], vec![format!("{base}/apis/*/*")]),
+            Grant::write("ApiGatewayTag", &["apigateway:POST"], vec![format!("{base}/tags/*")]).tagged(TagOn::Request, &spec.project),
+            Grant::write("ApiGatewayUntag", &["apigateway:DELETE"], vec![format!("{base}/tags/*")]).when(crate::provider::kind::keeps_gwctl_tags()),
         ]
     }
 );

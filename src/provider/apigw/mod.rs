@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::model::{s, Attrs, Known};
 use crate::provider::aws::{create_once, err, Aws, AwsError, Once};
-use crate::provider::common::{map_delta, ReadItem};
+use crate::provider::common::{tag_delta, ReadItem};
 use crate::provider::kind::ResourceKind;
 
 /// The methods of a kind that lives inside an API: its parent, and its
@@ -44,7 +44,7 @@ pub fn arn(region: &str, api_id: &str) -> String {
 
 /// TagResource / UntagResource for the difference in `tags`.
 pub async fn update_tags(aws: &Aws, arn: &str, before: &Attrs, after: &Attrs) -> Result<(), AwsError> {
-    let (set, unset) = map_delta(before, after, "tags");
+    let (set, unset) = tag_delta(before, after);
     if !set.is_empty() {
         let tags: HashMap<String, String> = set.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or("").to_string())).collect();
         aws.apigw.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(err("apigateway:TagResource"))?;

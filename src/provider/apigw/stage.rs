@@ -324,12 +324,20 @@ resource_kind!(Stage, KIND, create(aws, address, want, _token) => create(aws, ad
     }
 
     /// For HTTP APIs, API Gateway sets up access-log delivery with the
-    /// caller's permissions when a stage names a log group.
+    /// caller's permissions when a stage names a log group: the list in
+    /// "Configure logging for HTTP APIs". The delivery and resource-policy
+    /// actions take no resource narrower than `*`; the rest are on the
+    /// access-log groups, but for DescribeLogGroups, which the log group's
+    /// own reads grant on `*`.
     fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
         use crate::provider::kind::Grant;
-        if !spec.apis.values().any(|a| a.stage.as_ref().is_some_and(|s| s.access_log.is_some())) {
+        let names: std::collections::BTreeSet<&str> =
+            spec.apis.values().filter_map(|a| a.stage.as_ref()?.access_log.as_ref()).filter_map(|l| spec.log_groups.get(l)).map(|g| g.name.as_str()).collect();
+        if names.is_empty() {
             return Vec::new();
         }
+        let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
+        let groups: Vec<String> = names.iter().flat_map(|n| [format!("arn:{p}:logs:{r}:*:log-group:{n}"), format!("arn:{p}:logs:{r}:*:log-group:{n}:*")]).collect();
         let delivery = &[
             "logs:CreateLogDelivery",
             "logs:GetLogDelivery",
@@ -339,6 +347,9 @@ resource_kind!(Stage, KIND, create(aws, address, want, _token) => create(aws, ad
             "logs:PutResourcePolicy",
             "logs:DescribeResourcePolicies",
         ];
-        vec![Grant::on_behalf("ForAwsAccessLogDelivery", delivery, vec!["*".into()])]
+        vec![
+            Grant::on_behalf("ForAwsAccessLogDelivery", delivery, vec!["*".into()]),
+            Grant::on_behalf("ForAwsAccessLogGroups", &["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"], groups),
+        ]
     }
 );

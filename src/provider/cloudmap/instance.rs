@@ -158,12 +158,13 @@ resource_kind!(Instance, KIND, create(_aws, _address, want, token) => create(_aw
         true
     }
 
-    fn grants(&self, _spec: &Spec) -> Vec<crate::provider::kind::Grant> {
-        use crate::provider::kind::Grant;
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::{Grant, TagOn};
+        use super::cloud_map;
         let star = || vec!["*".to_string()];
         vec![
             Grant::read("CloudMapRead", &["servicediscovery:GetInstance", "servicediscovery:ListInstances", "servicediscovery:GetOperation"], star()),
-            Grant::write("CloudMapWrite", &["servicediscovery:RegisterInstance", "servicediscovery:DeregisterInstance"], star()),
+            Grant::write("CloudMapProjectServices", &["servicediscovery:RegisterInstance", "servicediscovery:DeregisterInstance"], vec![cloud_map(spec, "service/*")]).tagged(TagOn::Resource, &spec.project),
         ]
     }
 );

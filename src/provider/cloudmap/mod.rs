@@ -14,7 +14,7 @@ use aws_sdk_servicediscovery::types::{OperationStatus, OperationTargetType, Tag}
 
 use crate::model::{s, Attrs, Known};
 use crate::provider::aws::{err, Aws, AwsError};
-use crate::provider::common::{check_adoptable, map_delta, tag_pairs, ReadItem};
+use crate::provider::common::{check_adoptable, tag_delta, tag_pairs, ReadItem};
 
 /// How long an operation (namespace creation, registration) may take.
 const OPERATION_WITHIN: Duration = Duration::from_secs(300);
@@ -131,7 +131,7 @@ where
 
 /// TagResource / UntagResource for the difference in `tags`.
 pub async fn update_tags(aws: &Aws, arn: &str, before: &Attrs, after: &Attrs) -> Result<(), AwsError> {
-    let (set, unset) = map_delta(before, after, "tags");
+    let (set, unset) = tag_delta(before, after);
     if !set.is_empty() {
         let tags = set.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or("")).build().ok());
         aws.cloudmap.tag_resource().resource_arn(arn).set_tags(Some(tags.collect())).send().await.map_err(err("servicediscovery:TagResource"))?;
@@ -140,4 +140,10 @@ pub async fn update_tags(aws: &Aws, arn: &str, before: &Attrs, after: &Attrs) ->
         aws.cloudmap.untag_resource().resource_arn(arn).set_tag_keys(Some(unset)).send().await.map_err(err("servicediscovery:UntagResource"))?;
     }
     Ok(())
+}
+
+/// The ARN pattern of the project region's Cloud Map `resource`
+/// (`namespace/*`, `service/*`), in any account.
+pub fn cloud_map(spec: &crate::spec::Spec, resource: &str) -> String {
+    format!("arn:{}:servicediscovery:{}:*:{resource}", crate::provider::aws::partition(&spec.region), spec.region)
 }

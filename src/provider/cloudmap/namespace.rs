@@ -110,12 +110,15 @@ resource_kind!(Namespace, KIND, create(aws, address, want, token) => create(aws,
         Box::pin(find(aws, want))
     }
 
-    fn grants(&self, _spec: &Spec) -> Vec<crate::provider::kind::Grant> {
-        use crate::provider::kind::Grant;
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::{Grant, TagOn};
+        use super::cloud_map;
         let star = || vec!["*".to_string()];
         vec![
             Grant::read("CloudMapRead", &["servicediscovery:GetNamespace", "servicediscovery:ListNamespaces", "servicediscovery:GetOperation", "servicediscovery:ListTagsForResource"], star()),
-            Grant::write("CloudMapWrite", &["servicediscovery:CreateHttpNamespace", "servicediscovery:DeleteNamespace", "servicediscovery:TagResource", "servicediscovery:UntagResource"], star()),
+            Grant::write("CloudMapCreate", &["servicediscovery:CreateHttpNamespace", "servicediscovery:TagResource"], star()).tagged(TagOn::Request, &spec.project),
+            Grant::write("CloudMapUntag", &["servicediscovery:UntagResource"], star()).when(crate::provider::kind::keeps_gwctl_tags()),
+            Grant::write("CloudMapProjectNamespaces", &["servicediscovery:DeleteNamespace"], vec![cloud_map(spec, "namespace/*")]).tagged(TagOn::Resource, &spec.project),
         ]
     }
 );

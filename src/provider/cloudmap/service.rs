@@ -137,12 +137,15 @@ resource_kind!(Service, KIND, create(aws, address, want, token) => create(aws, a
         Box::pin(find(aws, address, want))
     }
 
-    fn grants(&self, _spec: &Spec) -> Vec<crate::provider::kind::Grant> {
-        use crate::provider::kind::Grant;
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::{Grant, TagOn};
+        use super::cloud_map;
         let star = || vec!["*".to_string()];
         vec![
             Grant::read("CloudMapRead", &["servicediscovery:GetService", "servicediscovery:ListServices", "servicediscovery:GetOperation", "servicediscovery:ListTagsForResource"], star()),
-            Grant::write("CloudMapWrite", &["servicediscovery:CreateService", "servicediscovery:DeleteService", "servicediscovery:TagResource", "servicediscovery:UntagResource"], star()),
+            Grant::write("CloudMapCreate", &["servicediscovery:CreateService", "servicediscovery:TagResource"], star()).tagged(TagOn::Request, &spec.project),
+            Grant::write("CloudMapUntag", &["servicediscovery:UntagResource"], star()).when(crate::provider::kind::keeps_gwctl_tags()),
+            Grant::write("CloudMapProjectServices", &["servicediscovery:DeleteService"], vec![cloud_map(spec, "service/*")]).tagged(TagOn::Resource, &spec.project),
         ]
     }
 );

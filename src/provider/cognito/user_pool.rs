@@ -229,7 +229,7 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
             .await
             .map_err(err("cognito-idp:UpdateUserPool"))?;
     }
-    let (set, unset) = map_delta(before, after, "tags");
+    let (set, unset) = tag_delta(before, after);
     let arn = s(before, "arn").to_string();
     if !set.is_empty() && !arn.is_empty() {
         let tags: HashMap<String, String> = set.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or("").to_string())).collect();
@@ -293,6 +293,7 @@ resource_kind!(UserPool, KIND, create(aws, address, want, _token) => create(aws,
     }
 
     fn grants(&self, spec: &Spec) -> Vec<Grant> {
+        use crate::provider::kind::TagOn;
         let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
         let pools = vec![format!("arn:{p}:cognito-idp:{r}:*:userpool/*")];
         vec![
@@ -302,21 +303,25 @@ resource_kind!(UserPool, KIND, create(aws, address, want, _token) => create(aws,
                 "VerifyThrowawayUser",
                 &["cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword", "cognito-idp:AdminInitiateAuth", "cognito-idp:AdminDeleteUser", "cognito-idp:ListUsers"],
                 pools.clone(),
-            ),
-            Grant::write("CognitoCreate", &["cognito-idp:CreateUserPool", "cognito-idp:TagResource"], vec!["*".into()]),
+            )
+            .tagged(TagOn::Resource, &spec.project),
+            Grant::write("CognitoCreate", &["cognito-idp:CreateUserPool"], vec!["*".into()]).tagged(TagOn::Request, &spec.project),
+            Grant::write("CognitoTag", &["cognito-idp:TagResource"], pools.clone()).tagged(TagOn::Request, &spec.project),
+            Grant::write("CognitoUntag", &["cognito-idp:UntagResource"], pools.clone()).when(crate::provider::kind::keeps_gwctl_tags()),
             Grant::write(
-                "CognitoWrite",
+                "CognitoProjectPools",
                 &[
                     "cognito-idp:UpdateUserPool",
                     "cognito-idp:SetUserPoolMfaConfig",
                     "cognito-idp:DeleteUserPool",
-                    "cognito-idp:UntagResource",
+                    "cognito-idp:TagResource",
                     "cognito-idp:CreateUserPoolClient",
                     "cognito-idp:UpdateUserPoolClient",
                     "cognito-idp:DeleteUserPoolClient",
                 ],
                 pools,
-            ),
+            )
+            .tagged(TagOn::Resource, &spec.project),
         ]
     }
 );

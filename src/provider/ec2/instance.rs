@@ -550,7 +550,10 @@ resource_kind!(Instance, KIND, create(aws, address, want, token) => create(aws, 
 
     fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
         use crate::provider::kind::Grant;
-        let roles = vec![format!("arn:{}:iam::*:role/{}-*", crate::provider::aws::partition(&spec.region), spec.project)];
+        use crate::provider::kind::TagOn;
+        let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
+        let ec2 = |resource: &str| format!("arn:{p}:ec2:{r}:*:{resource}");
+        let roles = vec![format!("arn:{p}:iam::*:role/{}-*", spec.project)];
         vec![
             Grant::read(
                 "Ec2Read",
@@ -559,10 +562,14 @@ resource_kind!(Instance, KIND, create(aws, address, want, token) => create(aws, 
             ),
             Grant::read("SsmPublicAmiParameters", &["ssm:GetParameter"], vec![format!("arn:{}:ssm:{}::parameter/aws/service/*", crate::provider::aws::partition(&spec.region), spec.region)]),
             Grant::verify("VerifySsmStatus", &["ssm:DescribeInstanceInformation"], vec!["*".into()]),
+            Grant::write("Ec2Launch", &["ec2:RunInstances"], vec![ec2("instance/*"), ec2("volume/*")]).tagged(TagOn::Request, &spec.project),
+            // What a launch uses besides what it makes: the AMI, the subnet,
+            // the groups, the network interface it makes untagged.
+            Grant::write("Ec2LaunchUsing", &["ec2:RunInstances"], vec![format!("arn:{p}:ec2:{r}::image/*"), ec2("subnet/*"), ec2("security-group/*"), ec2("network-interface/*")]),
+            Grant::write("Ec2TagOnCreate", &["ec2:CreateTags"], vec![ec2("instance/*"), ec2("volume/*")]).when(json!({"StringEquals": {"ec2:CreateAction": "RunInstances"}})),
             Grant::write(
-                "Ec2InstancesWrite",
+                "Ec2ProjectInstances",
                 &[
-                    "ec2:RunInstances",
                     "ec2:TerminateInstances",
                     "ec2:StopInstances",
                     "ec2:StartInstances",
@@ -574,8 +581,9 @@ resource_kind!(Instance, KIND, create(aws, address, want, token) => create(aws, 
                     "ec2:CreateTags",
                     "ec2:DeleteTags",
                 ],
-                vec!["*".into()],
-            ),
+                vec![ec2("instance/*"), ec2("volume/*")],
+            )
+            .tagged(TagOn::Ec2Resource, &spec.project),
             Grant::on_behalf("ForAwsPassRoleToEc2", &["iam:PassRole"], roles),
         ]
     }

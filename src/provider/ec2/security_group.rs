@@ -384,16 +384,20 @@ resource_kind!(SecurityGroup, KIND, create(aws, address, want, token) => create(
         &[super::instance::KIND]
     }
 
-    /// EC2 security-group calls take no resource narrower than `*` that
-    /// gwctl could name before the group exists.
-    fn grants(&self, _spec: &Spec) -> Vec<crate::provider::kind::Grant> {
-        use crate::provider::kind::Grant;
+    /// A group is made only tagged for the project, and changed or deleted
+    /// only while it is; the VPC it is made in is any.
+    fn grants(&self, spec: &Spec) -> Vec<crate::provider::kind::Grant> {
+        use crate::provider::kind::{Grant, TagOn};
+        let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
+        let groups = vec![format!("arn:{p}:ec2:{r}:*:security-group/*")];
         vec![
             Grant::read("Ec2Read", &["ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeSubnets"], vec!["*".into()]),
+            Grant::write("Ec2CreateSecurityGroup", &["ec2:CreateSecurityGroup"], groups.clone()).tagged(TagOn::Request, &spec.project),
+            Grant::write("Ec2CreateSecurityGroupIn", &["ec2:CreateSecurityGroup"], vec![format!("arn:{p}:ec2:{r}:*:vpc/*")]),
+            Grant::write("Ec2SecurityGroupTagOnCreate", &["ec2:CreateTags"], groups.clone()).when(serde_json::json!({"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}})),
             Grant::write(
-                "Ec2SecurityGroupsWrite",
+                "Ec2ProjectSecurityGroups",
                 &[
-                    "ec2:CreateSecurityGroup",
                     "ec2:DeleteSecurityGroup",
                     "ec2:AuthorizeSecurityGroupIngress",
                     "ec2:AuthorizeSecurityGroupEgress",
@@ -402,8 +406,10 @@ resource_kind!(SecurityGroup, KIND, create(aws, address, want, token) => create(
                     "ec2:CreateTags",
                     "ec2:DeleteTags",
                 ],
-                vec!["*".into()],
-            ),
+                groups,
+            )
+            .tagged(TagOn::Ec2Resource, &spec.project),
         ]
     }
+
 );

@@ -158,7 +158,8 @@ resource_kind!(LogGroup, KIND, create(aws, address, want, _token) => create(aws,
         let (p, r) = (crate::provider::aws::partition(&spec.region), &spec.region);
         let groups: Vec<String> = spec.log_groups.values().flat_map(|g| [format!("arn:{p}:logs:{r}:*:log-group:{}", g.name), format!("arn:{p}:logs:{r}:*:log-group:{}:*", g.name)]).collect();
         vec![
-            Grant::read("LogsDescribe", &["logs:DescribeLogGroups"], vec![format!("arn:{p}:logs:{r}:*:log-group:*")]),
+            // DescribeLogGroups takes no resource narrower than `*`.
+            Grant::read("LogsDescribe", &["logs:DescribeLogGroups"], vec!["*".into()]),
             Grant::read("LogsRead", &["logs:ListTagsForResource"], groups.clone()),
             Grant::verify("VerifyAccessLogLines", &["logs:FilterLogEvents"], groups.clone()),
             Grant::write("LogsWrite", &["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource"], groups),
