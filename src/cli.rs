@@ -94,6 +94,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 30s or 2m)"))
 }
 
+/// What `gwctl validate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the spec without calling AWS, and list its security findings.
@@ -101,6 +109,10 @@ pub enum Command {
         /// Exit 1 on any security finding not acknowledged in `[lint] allow`.
         #[arg(long)]
         strict: bool,
+        /// How to print the result: text, json (as --json), or sarif (SARIF
+        /// 2.1.0, for GitHub code scanning and other SARIF readers).
+        #[arg(long, value_enum, default_value = "text")]
+        format: ValidateFormat,
     },
     /// Show what apply would change.
     Plan {

@@ -43,7 +43,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
 
 async fn dispatch(g: &Global, command: Command) -> Result<u8> {
     match command {
-        Command::Validate { strict } => validate(g, strict),
+        Command::Validate { strict, format } => validate(g, strict, format),
         Command::Plan { detailed_exitcode, out } => plan::plan(g, detailed_exitcode, out.as_deref()).await,
         Command::Apply { auto_approve, refresh_only, planfile } => apply::apply(g, Mode::Normal, auto_approve, refresh_only, planfile.as_deref()).await,
         Command::Destroy { auto_approve } => apply::apply(g, Mode::Destroy, auto_approve, false, None).await,
@@ -90,10 +90,16 @@ async fn dispatch(g: &Global, command: Command) -> Result<u8> {
     }
 }
 
-fn validate(g: &Global, strict: bool) -> Result<u8> {
+fn validate(g: &Global, strict: bool, format: crate::cli::ValidateFormat) -> Result<u8> {
+    use crate::cli::ValidateFormat;
+    let json = g.json || format == ValidateFormat::Json;
     let spec = match Spec::load(&g.spec) {
         Ok(spec) => spec,
-        Err(crate::spec::SpecError::Invalid(problems)) if g.json => {
+        Err(crate::spec::SpecError::Invalid(problems)) if format == ValidateFormat::Sarif => {
+            println!("{:#}", crate::spec::findings::sarif(&[], &problems, &g.spec));
+            return Ok(1);
+        }
+        Err(crate::spec::SpecError::Invalid(problems)) if json => {
             let errors: Vec<_> = problems
                 .iter()
                 .map(|p| serde_json::json!({"line": p.line, "column": p.column, "message": p.message, "hint": p.hint}))
@@ -106,7 +112,9 @@ fn validate(g: &Global, strict: bool) -> Result<u8> {
     let nodes = crate::provider::nodes(&spec);
     let findings = crate::spec::findings::findings(&spec);
     let open = findings.iter().filter(|f| f.acknowledged.is_none()).count();
-    if g.json {
+    if format == ValidateFormat::Sarif {
+        println!("{:#}", crate::spec::findings::sarif(&findings, &[], &g.spec));
+    } else if json {
         println!("{}", serde_json::json!({"valid": true, "resources": nodes.len(), "errors": [], "findings": findings}));
     } else {
         println!("{} is valid: {} resources in project {} ({}).", g.spec.display(), nodes.len(), spec.project, spec.region);

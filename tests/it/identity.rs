@@ -12,6 +12,27 @@ async fn applied_seed(emu: &Emulator) -> Workdir {
     w
 }
 
+/// The password of the person [`ops_token`] signs in.
+const OPS_PASSWORD: &str = "Ops-Passw0rd!x";
+
+/// An access token of a person in the pool, as an operator gets one.
+async fn ops_token(sdk: &Sdk, pool: &str, client: &str) -> String {
+    sdk.cognito.admin_create_user().user_pool_id(pool).username("ops").message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress).send().await.unwrap();
+    sdk.cognito.admin_set_user_password().user_pool_id(pool).username("ops").password(OPS_PASSWORD).permanent(true).send().await.unwrap();
+    let auth = sdk
+        .cognito
+        .admin_initiate_auth()
+        .user_pool_id(pool)
+        .client_id(client)
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", "ops")
+        .auth_parameters("PASSWORD", OPS_PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    auth.authentication_result().unwrap().access_token().unwrap().to_string()
+}
+
 fn failing(checks: &std::collections::BTreeMap<String, (bool, String)>) -> Vec<&str> {
     checks.iter().filter(|(_, (ok, _))| !ok).map(|(name, _)| name.as_str()).collect()
 }
@@ -177,20 +198,7 @@ async fn verify_takes_a_token_from_the_environment_and_fires_the_throttle() {
     w.expect(&["apply", "--auto-approve"], 0);
     let pool = w.id_of("user_pool.main");
     let client = w.id_of("user_pool_client.main.web");
-    sdk.cognito.admin_create_user().user_pool_id(&pool).username("ops").message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress).send().await.unwrap();
-    sdk.cognito.admin_set_user_password().user_pool_id(&pool).username("ops").password("Ops-Passw0rd!x").permanent(true).send().await.unwrap();
-    let auth = sdk
-        .cognito
-        .admin_initiate_auth()
-        .user_pool_id(&pool)
-        .client_id(&client)
-        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::AdminUserPasswordAuth)
-        .auth_parameters("USERNAME", "ops")
-        .auth_parameters("PASSWORD", "Ops-Passw0rd!x")
-        .send()
-        .await
-        .unwrap();
-    let token = auth.authentication_result().unwrap().access_token().unwrap().to_string();
+    let token = ops_token(&sdk, &pool, &client).await;
 
     let endpoint = format!("{}/_dataplane/{}", emu.endpoint(), w.id_of("api.main"));
     let run = w.command(&["verify", "--endpoint", &endpoint, "--token-env", "OPS_TOKEN", "--throttle", "--log-wait", "5s"]).env("OPS_TOKEN", &token).output().unwrap();
@@ -381,4 +389,42 @@ async fn verify_sees_what_drift_alone_would_not_show_as_broken_promises() {
     w.expect(&["apply", "--auto-approve"], 0);
     let (code, checks) = w.verify(&[]);
     assert_eq!(code, 0, "{checks:#?}");
+}
+
+/// No token, password or Authorization value reaches what gwctl prints,
+/// with every call logged (`-vv`, `GWCTL_LOG=1`), nor the state or a saved
+/// plan: neither a token the operator gives verify nor the throwaway user's
+/// password and tokens verify makes itself.
+#[tokio::test]
+async fn secrets_never_reach_the_output_the_state_or_a_saved_plan() {
+    let emu = Emulator::start();
+    let sdk = emu.sdk().await;
+    let w = Workdir::new(&emu, &seed_spec());
+    w.expect(&["apply", "--auto-approve", "-vv"], 0);
+    let token = ops_token(&sdk, &w.id_of("user_pool.main"), &w.id_of("user_pool_client.main.web")).await;
+    let endpoint = format!("{}/_dataplane/{}", emu.endpoint(), w.id_of("api.main"));
+    let mut seen = String::new();
+    for args in [vec!["verify", "--token-env", "OPS_TOKEN"], vec!["verify"], vec!["verify", "--json"]] {
+        let mut args = args;
+        args.extend(["--endpoint", endpoint.as_str(), "--log-wait", "5s", "-vv"]);
+        let run = w.command(&args).env("OPS_TOKEN", &token).env("GWCTL_LOG", "1").output().unwrap();
+        let (out, err) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        assert_eq!(run.status.code(), Some(0), "{args:?}: {out}{err}");
+        assert!(err.contains("cognito-idp:AdminInitiateAuth") || args.contains(&"OPS_TOKEN"), "calls are logged: {err}");
+        seen.push_str(&out);
+        seen.push_str(&err);
+    }
+    let plan = w.path().join("reviewed.plan");
+    w.expect(&["plan", "--out", plan.to_str().unwrap(), "-vv"], 0);
+    seen.push_str(&String::from_utf8_lossy(&std::fs::read(&plan).unwrap()));
+    seen.push_str(&std::fs::read_to_string(w.state_path()).unwrap());
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!seen.contains(&token) && !seen.contains(signature), "the operator's token is shown");
+    assert!(!seen.contains(OPS_PASSWORD));
+    let jwt = regex::Regex::new(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}").unwrap();
+    assert!(jwt.find(&seen).is_none(), "a token is shown: {:?}", jwt.find(&seen).map(|m| m.as_str()));
+    let password = regex::Regex::new(r"Gw1![0-9a-f]{32}").unwrap();
+    assert!(password.find(&seen).is_none(), "the throwaway user's password is shown");
+    assert!(!seen.to_ascii_lowercase().contains("bearer "), "an Authorization value is shown");
+    assert!(seen.len() > 2000, "there was output to look through: {} bytes", seen.len());
 }
