@@ -565,12 +565,14 @@ def create_vpc_link(self, name, sg_ids, subnet_ids, tags):
 # Gateway refuses DeleteVpcLink ("Cannot delete vpc link … is referenced in
 # [...]", terraform-provider-aws#12195) until every integration is moved off
 # it or deleted. moto deletes it and leaves the integrations pointing nowhere.
+# An integration moved to the internet (ConnectionType INTERNET) uses no
+# link; moto keeps its old ConnectionId then, which counts for nothing.
 def _integrations_naming(backend, vpc_link_id):
     return [
         f"ANY:{integration.id}"
         for api in backend.apis.values()
         for integration in api.integrations.values()
-        if getattr(integration, "connection_id", None) == vpc_link_id
+        if getattr(integration, "connection_type", None) == "VPC_LINK" and getattr(integration, "connection_id", None) == vpc_link_id
     ]
 
 
