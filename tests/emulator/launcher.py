@@ -123,6 +123,7 @@ from moto.ec2.exceptions import (  # noqa: E402
     DependencyViolationError,
     InvalidSecurityGroupNotFoundError,
 )
+from moto.ec2 import models as ec2_models  # noqa: E402
 from moto.ec2.models import ec2_backends  # noqa: E402
 from moto.ec2.models import instances as ec2_instances  # noqa: E402
 from moto.ec2.models import security_groups as ec2_sg_models  # noqa: E402
@@ -553,12 +554,43 @@ def _refuse_unoffered_zones(account, region, subnet_ids):
             )
 
 
+# AWS: the link's network interfaces, one per subnet, are requester-managed
+# interfaces in the account, in the link's security groups, listed by
+# DescribeNetworkInterfaces (filter group-id) until AWS releases them,
+# minutes after DeleteVpcLink. moto makes none.
+LINK_ENIS: dict = {}  # link id -> [(account, region, eni id)]
+ENIS_RELEASED: list = []  # (account, region, eni id, monotonic deadline)
+
+
 def create_vpc_link(self, name, sg_ids, subnet_ids, tags):
     _refuse_unoffered_zones(self.account_id, self.region_name, subnet_ids)
     link = _create_vpc_link(self, name, sg_ids, subnet_ids, tags)
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    enis = []
+    for subnet_id in subnet_ids or []:
+        try:
+            subnet = ec2.get_subnet(subnet_id)
+        except EC2ClientError:
+            continue
+        eni = ec2.create_network_interface(subnet, None, group_ids=list(sg_ids or []), description=f"VPC Link {link.id}")
+        enis.append((self.account_id, self.region_name, eni.id))
     with LOCK:
         LINK_AVAILABLE_AT[link.id] = time.monotonic() + float(CONFIG["vpc_link_pending_seconds"])
+        LINK_ENIS[link.id] = enis
     return link
+
+
+def _release_enis():
+    """Deletes the interfaces of deleted links whose release time has come."""
+    now = time.monotonic()
+    with LOCK:
+        due = [e for e in ENIS_RELEASED if e[3] <= now]
+        ENIS_RELEASED[:] = [e for e in ENIS_RELEASED if e[3] > now]
+    for account, region, eni_id, _ in due:
+        try:
+            ec2_backends[account][region].delete_network_interface(eni_id)
+        except EC2ClientError:
+            pass
 
 
 # AWS: a VPC link that an integration still names cannot be deleted: API
@@ -587,6 +619,7 @@ def delete_vpc_link(self, vpc_link_id):
         with LOCK:
             until = time.monotonic() + float(CONFIG["vpc_link_release_seconds"])
             LINK_RELEASED.append((self.account_id, self.region_name, set(link.sg_ids or []), until))
+            ENIS_RELEASED.extend((a, r, e, until) for a, r, e in LINK_ENIS.pop(vpc_link_id, []))
     return _delete_vpc_link(self, vpc_link_id)
 
 
@@ -604,6 +637,17 @@ apigw_models.ApiGatewayV2Backend.delete_vpc_link = delete_vpc_link
 apigw_models.VpcLink.to_json = vpc_link_to_json
 
 
+_get_all_network_interfaces = ec2_models.EC2Backend.get_all_network_interfaces
+
+
+def get_all_network_interfaces(self, *args, **kwargs):
+    _release_enis()
+    return _get_all_network_interfaces(self, *args, **kwargs)
+
+
+ec2_models.EC2Backend.get_all_network_interfaces = get_all_network_interfaces
+
+
 def _used_by_vpc_link(account, region, group_id):
     backend = apigw_models.apigatewayv2_backends[account][region]
     if any(group_id in (link.sg_ids or []) for link in backend.vpc_links.values()):
@@ -617,6 +661,7 @@ _delete_security_group_in_use = ec2_sg_models.SecurityGroupBackend.delete_securi
 
 
 def delete_security_group_of_link(self, name=None, group_id=None):
+    _release_enis()
     group = self.get_security_group_by_name_or_id(group_id or name)
     if group is not None and _used_by_vpc_link(self.account_id, self.region_name, group.id):
         raise DependencyViolationError(f"resource {group.id} has a dependent object")

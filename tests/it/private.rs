@@ -222,7 +222,8 @@ async fn in_us_east_1_the_link_avoids_unoffered_zones_survives_a_429_and_is_repl
     let integration = &sdk.apigw.get_integrations().api_id(w.id_of("api.main")).send().await.unwrap().items()[0].clone();
     assert_eq!(integration.connection_id(), Some(new.as_str()));
     let refused: Vec<String> = emu.refused().into_keys().filter(|k| !k.ends_with("NotFoundException") && !k.contains(" InvalidGroup.NotFound")).collect();
-    assert!(refused.iter().all(|k| !k.contains("vpclinks")), "no DeleteVpcLink refused: {refused:?}");
+    assert_eq!(refused, Vec::<String>::new(), "no request refused for what still used it (DeleteVpcLink, DeleteSecurityGroup)");
+    assert!(emu.calls()["by_operation"]["ec2:DescribeNetworkInterfaces"].as_u64().unwrap_or(0) >= 2, "the released interfaces were waited out: {}", emu.calls());
     w.expect(&["plan", "--detailed-exitcode"], 0);
     w.expect(&["drift"], 0);
     w.expect(&["destroy", "--auto-approve"], 0);

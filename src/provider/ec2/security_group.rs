@@ -352,8 +352,42 @@ pub async fn update(aws: &Aws, id: &str, before: &Attrs, after: &Attrs) -> Resul
 }
 
 pub async fn delete(aws: &Aws, id: &str, _attrs: &Attrs) -> Result<(), AwsError> {
+    match wait_unused(aws, id).await {
+        Err(e) if !e.is("InUse") => return Err(e),
+        // Still used when the wait ran out: the delete says by what.
+        _ => {}
+    }
     retry_while(&["DependencyViolation", "InvalidGroup.InUse"], &[], IN_USE_TIMEOUT, || async {
         aws.ec2.delete_security_group().group_id(id).send().await.map(|_| ()).map_err(err("ec2:DeleteSecurityGroup"))
+    })
+    .await
+}
+
+/// Waits until no network interface but an instance's is in the group. A
+/// deleted VPC link's interfaces keep the group for minutes, and AWS refuses
+/// DeleteSecurityGroup until they go; asking beforehand spares those
+/// refusals. `InUse` when the wait runs out.
+async fn wait_unused(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    retry_while(&["InUse"], &[], IN_USE_TIMEOUT, || async {
+        let out = aws
+            .ec2
+            .describe_network_interfaces()
+            .filters(Filter::builder().name("group-id").values(id).build())
+            .send()
+            .await
+            .map_err(err("ec2:DescribeNetworkInterfaces"))?;
+        // An instance's interface goes with the instance: its delete (and
+        // the retries below, while it shuts down) see to that.
+        let enis: Vec<_> = out.network_interfaces().iter().filter(|e| e.attachment().and_then(|a| a.instance_id()).is_none()).collect();
+        match enis.as_slice() {
+            [] => Ok(()),
+            enis => Err(AwsError {
+                operation: "ec2:DescribeNetworkInterfaces",
+                code: Some("InUse".into()),
+                message: format!("{id} is still used by {}", enis.iter().filter_map(|e| e.network_interface_id()).collect::<Vec<_>>().join(", ")),
+                request_id: None,
+            }),
+        }
     })
     .await
 }
@@ -392,6 +426,7 @@ resource_kind!(SecurityGroup, KIND, create(aws, address, want, token) => create(
         let groups = vec![format!("arn:{p}:ec2:{r}:*:security-group/*")];
         vec![
             Grant::read("Ec2Read", &["ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeSubnets"], vec!["*".into()]),
+            Grant::write("Ec2DeleteWaits", &["ec2:DescribeNetworkInterfaces"], vec!["*".into()]),
             Grant::write("Ec2CreateSecurityGroup", &["ec2:CreateSecurityGroup"], groups.clone()).tagged(TagOn::Request, &spec.project),
             Grant::write("Ec2CreateSecurityGroupIn", &["ec2:CreateSecurityGroup"], vec![format!("arn:{p}:ec2:{r}:*:vpc/*")]),
             Grant::write("Ec2SecurityGroupTagOnCreate", &["ec2:CreateTags"], groups.clone()).when(serde_json::json!({"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}})),
