@@ -236,11 +236,33 @@ const ON_ANY_RESOURCE: &[&str] = &[
     "logs:DescribeResourcePolicies",
 ];
 
+/// "Configure logging for HTTP APIs": what the caller needs for API Gateway
+/// to deliver access logs.
+const ACCESS_LOG_DELIVERY: &[&str] = &[
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+    "logs:CreateLogGroup",
+];
+
 #[test]
 fn the_apply_policy_changes_only_what_is_tagged_for_the_project_or_named_by_it() {
     let dir = tempfile::tempdir().unwrap();
     for file in printed_policies(dir.path()).iter().filter(|f| f.to_string_lossy().ends_with("-apply.json")) {
         let policy: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let actions: BTreeSet<String> = policy["Statement"].as_array().unwrap().iter().flat_map(|s| list(&s["Action"])).collect();
+        let logged = std::fs::read_to_string(file).unwrap().contains("ForAwsAccessLog");
+        for action in ACCESS_LOG_DELIVERY.iter().filter(|_| logged) {
+            assert!(actions.contains(*action), "{}: access-log delivery needs {action}", file.display());
+        }
         for st in policy["Statement"].as_array().unwrap() {
             let on_any = list(&st["Resource"]).iter().any(|r| r == "*");
             let project = st["Condition"].to_string().contains("/gwctl:project") || st["Condition"].to_string().contains("gwctl:*");
