@@ -94,6 +94,19 @@ pub(crate) fn keeps_gwctl_tags() -> serde_json::Value {
     serde_json::json!({"ForAllValues:StringNotLike": {"aws:TagKeys": "gwctl:*"}})
 }
 
+/// The condition of an EC2 untag: only on the project's resources, and never
+/// of gwctl's own tags.
+pub(crate) fn untag_of_project(project: &str) -> serde_json::Value {
+    serde_json::json!({"StringEquals": {"ec2:ResourceTag/gwctl:project": project}, "ForAllValues:StringNotLike": {"aws:TagKeys": "gwctl:*"}})
+}
+
+/// The condition of a tag request: it tags for the project, on a resource
+/// that is the project's or carries no project tag yet (one being made), so
+/// that no other project's resource can be tagged into this one.
+pub(crate) fn tags_for_project(project: &str) -> serde_json::Value {
+    serde_json::json!({"StringEquals": {"aws:RequestTag/gwctl:project": project}, "StringEqualsIfExists": {"aws:ResourceTag/gwctl:project": project}})
+}
+
 /// Whom a printed IAM policy is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PolicyFor {

@@ -193,7 +193,19 @@ impl Bucket {
             }
             Duration::from_secs_f64(-st.tokens / rate)
         };
+        // A request given up before its turn (its attempt timed out, the run
+        // was stopped) gives its turn back, so later ones do not wait for it.
+        struct Turn<'a>(&'a Bucket, bool);
+        impl Drop for Turn<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.lock().tokens += 1.0;
+                }
+            }
+        }
+        let mut turn = Turn(self, false);
         tokio::time::sleep(wait).await;
+        turn.1 = true;
     }
 
     /// An answer came back: throttled or not. Returns the rate it slowed to.
@@ -391,6 +403,18 @@ mod tests {
         }
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(195) && took <= Duration::from_millis(450), "ten more at 50/s take 0.2 s: {took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_request_given_up_before_its_turn_gives_the_turn_back() {
+        let bucket = Arc::new(Bucket::new(Some(Quota { rate: 2.0, burst: 1.0 }), false));
+        bucket.take().await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), bucket.take()).await;
+        assert!(gave_up.is_err(), "it had to wait its turn");
+        let start = Instant::now();
+        bucket.take().await;
+        let took = start.elapsed();
+        assert!(took <= Duration::from_millis(520), "the next one takes the turn given back, not the one after: {took:?}");
     }
 
     #[tokio::test]

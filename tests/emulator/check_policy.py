@@ -101,6 +101,11 @@ def condition_keys(service, entry, priv, types):
             # action; the other services only in the resource table.
             if rt and service != "ec2":
                 keys.update(entry["resources"].get(rt, {}).get("condition_keys", []))
+    # The resource types the database does not attach (API Gateway's Tags):
+    # their own keys, from the resource table.
+    if service != "ec2":
+        for rt in types:
+            keys.update(entry["resources"].get(rt, {}).get("condition_keys", []))
     return keys
 
 

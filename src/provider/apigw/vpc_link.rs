@@ -214,7 +214,7 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
     let hit = list_all(aws)
         .await?
         .into_iter()
-        .find(|(id, a)| project_tag(a) == project_tag(want) && tag(a, "gwctl:address") == Some(address) && !replaced.contains(&id.as_str()));
+        .find(|(id, a)| project_tag(a) == project_tag(want) && tag(a, "gwctl:address") == Some(address) && !replaced.contains(&id.as_str()) && s(a, "status") != "DELETING");
     Ok(hit.filter(|(_, a)| s(a, "status") != "DELETING").map(|(id, attrs)| Known { id, attrs }))
 }
 
@@ -267,6 +267,12 @@ resource_kind!(VpcLink, KIND, create(aws, address, want, _token) => create(aws, 
     /// the integration moved to it, and only then the old one deleted.
     fn create_before_destroy(&self) -> bool {
         true
+    }
+
+    /// A link left behind by a replacement (superseded) is deleted once the
+    /// integrations that named it have moved off.
+    fn delete_waits_on(&self) -> &'static [Kind] {
+        &[super::integration::KIND]
     }
 
     fn scan_tagged<'a>(&'a self, aws: &'a Aws, project: &'a str, known: &'a std::collections::HashSet<&'a str>) -> Call<'a, Vec<(String, String)>> {

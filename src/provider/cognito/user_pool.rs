@@ -306,7 +306,7 @@ resource_kind!(UserPool, KIND, create(aws, address, want, _token) => create(aws,
             )
             .tagged(TagOn::Resource, &spec.project),
             Grant::write("CognitoCreate", &["cognito-idp:CreateUserPool"], vec!["*".into()]).tagged(TagOn::Request, &spec.project),
-            Grant::write("CognitoTag", &["cognito-idp:TagResource"], pools.clone()).tagged(TagOn::Request, &spec.project),
+            Grant::write("CognitoTag", &["cognito-idp:TagResource"], pools.clone()).when(crate::provider::kind::tags_for_project(&spec.project)),
             Grant::write("CognitoUntag", &["cognito-idp:UntagResource"], pools.clone()).when(crate::provider::kind::keeps_gwctl_tags()),
             Grant::write(
                 "CognitoProjectPools",

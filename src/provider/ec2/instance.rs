@@ -579,11 +579,12 @@ resource_kind!(Instance, KIND, create(aws, address, want, token) => create(aws, 
                     "ec2:DisassociateIamInstanceProfile",
                     "ec2:ReplaceIamInstanceProfileAssociation",
                     "ec2:CreateTags",
-                    "ec2:DeleteTags",
                 ],
-                vec![ec2("instance/*"), ec2("volume/*")],
+                // ModifyInstanceAttribute of the groups is checked on them too.
+                vec![ec2("instance/*"), ec2("volume/*"), ec2("security-group/*")],
             )
             .tagged(TagOn::Ec2Resource, &spec.project),
+            Grant::write("Ec2ProjectUntag", &["ec2:DeleteTags"], vec![ec2("instance/*"), ec2("volume/*"), ec2("security-group/*")]).when(crate::provider::kind::untag_of_project(&spec.project)),
             Grant::on_behalf("ForAwsPassRoleToEc2", &["iam:PassRole"], roles),
         ]
     }

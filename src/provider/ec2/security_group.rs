@@ -439,11 +439,12 @@ resource_kind!(SecurityGroup, KIND, create(aws, address, want, token) => create(
                     "ec2:RevokeSecurityGroupIngress",
                     "ec2:RevokeSecurityGroupEgress",
                     "ec2:CreateTags",
-                    "ec2:DeleteTags",
                 ],
-                groups,
+                groups.clone(),
             )
             .tagged(TagOn::Ec2Resource, &spec.project),
+            Grant::write("Ec2ProjectUntag", &["ec2:DeleteTags"], vec![format!("arn:{p}:ec2:{r}:*:instance/*"), format!("arn:{p}:ec2:{r}:*:volume/*"), groups[0].clone()])
+                .when(crate::provider::kind::untag_of_project(&spec.project)),
         ]
     }
 
