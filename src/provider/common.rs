@@ -145,6 +145,16 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_update_carries_the_ownership_tags_and_no_update_sends_none() {
+        let before: Attrs = serde_json::from_value(json!({"tags": {"Team": "a", "gwctl:project": "p", "gwctl:address": "api.main"}})).unwrap();
+        let after: Attrs = serde_json::from_value(json!({"tags": {"Team": "b", "gwctl:project": "p", "gwctl:address": "api.main"}})).unwrap();
+        let (set, unset) = tag_delta(&before, &after);
+        assert_eq!(set, vec![("Team".to_string(), json!("b")), ("gwctl:project".to_string(), json!("p")), ("gwctl:address".to_string(), json!("api.main"))]);
+        assert!(unset.is_empty());
+        assert_eq!(tag_delta(&after, &after), (vec![], vec![]));
+    }
+
+    #[test]
     fn deltas_list_what_to_add_and_remove() {
         let before: Attrs = serde_json::from_value(json!({"tags":{"a":"1","b":"2"},"p":["x","y"]})).unwrap();
         let after: Attrs = serde_json::from_value(json!({"tags":{"a":"1","b":"3","c":"4"},"p":["y","z"]})).unwrap();

@@ -225,7 +225,7 @@ fn every_printed_policy_has_real_actions_on_resources_and_conditions_of_their_fo
 
 /// What the apply policy grants on every resource (`*`) without a
 /// gwctl:project condition: reads, and the calls that take no narrower
-/// resource (the README names each).
+/// resource (the README names each): the access-log deliveries.
 const ON_ANY_RESOURCE: &[&str] = &[
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -237,15 +237,8 @@ const ON_ANY_RESOURCE: &[&str] = &[
 ];
 
 /// "Configure logging for HTTP APIs": what the caller needs for API Gateway
-/// to deliver access logs.
-const ACCESS_LOG_DELIVERY: &[&str] = &[
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
+/// to deliver access logs, besides the deliveries of [`ON_ANY_RESOURCE`].
+const ACCESS_LOG_GROUPS: &[&str] = &[
     "logs:DescribeLogGroups",
     "logs:DescribeLogStreams",
     "logs:GetLogEvents",
@@ -260,7 +253,7 @@ fn the_apply_policy_changes_only_what_is_tagged_for_the_project_or_named_by_it()
         let policy: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
         let actions: BTreeSet<String> = policy["Statement"].as_array().unwrap().iter().flat_map(|s| list(&s["Action"])).collect();
         let logged = std::fs::read_to_string(file).unwrap().contains("ForAwsAccessLog");
-        for action in ACCESS_LOG_DELIVERY.iter().filter(|_| logged) {
+        for action in ON_ANY_RESOURCE.iter().chain(ACCESS_LOG_GROUPS).filter(|_| logged) {
             assert!(actions.contains(*action), "{}: access-log delivery needs {action}", file.display());
         }
         for st in policy["Statement"].as_array().unwrap() {

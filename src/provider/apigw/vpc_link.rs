@@ -54,15 +54,17 @@ pub const OFFERED_ZONE_IDS: &[(&str, &[&str])] = &[
     ("us-gov-west-1", &["usgw1-az1", "usgw1-az2", "usgw1-az3"]),
 ];
 
-/// Whether VPC links are offered in the zone `zone_id` of `region`.
-pub fn offered(region: &str, zone_id: &str) -> bool {
-    OFFERED_ZONE_IDS.iter().find(|(r, _)| *r == region).is_none_or(|(_, zones)| zones.contains(&zone_id))
+/// The zones of `region` that offer VPC links; `None` for a Region the table
+/// does not name.
+fn offered_zones(region: &str) -> Option<&'static [&'static str]> {
+    OFFERED_ZONE_IDS.iter().find(|(r, _)| *r == region).map(|(_, zones)| *zones)
 }
 
 /// The ids of those of `subnets` that lie in zones where VPC links are
 /// offered; an error naming the zones when none does.
 pub fn offered_subnets(region: &str, subnets: Vec<crate::provider::ec2::Subnet>) -> Result<Vec<String>, AwsError> {
-    let (ok, not): (Vec<_>, Vec<_>) = subnets.into_iter().partition(|s| offered(region, &s.zone_id));
+    let offered = offered_zones(region);
+    let (ok, not): (Vec<_>, Vec<_>) = subnets.into_iter().partition(|s| offered.is_none_or(|zones| zones.contains(&s.zone_id.as_str())));
     if ok.is_empty() {
         let zones: Vec<String> = not.iter().map(|s| format!("{} ({})", s.zone_id, s.zone)).collect();
         return Err(AwsError::other(
@@ -70,7 +72,7 @@ pub fn offered_subnets(region: &str, subnets: Vec<crate::provider::ec2::Subnet>)
             format!(
                 "the default subnets are all in zones where API Gateway offers no VPC links in {region}: {}; set vpc_link.subnets to subnets in {}",
                 zones.join(", "),
-                OFFERED_ZONE_IDS.iter().find(|(r, _)| *r == region).map(|(_, z)| z.join(", ")).unwrap_or_default()
+                offered.unwrap_or_default().join(", ")
             ),
         ));
     }
@@ -215,7 +217,7 @@ pub async fn find(aws: &Aws, address: &str, want: &Attrs) -> Result<Option<Known
         .await?
         .into_iter()
         .find(|(id, a)| project_tag(a) == project_tag(want) && tag(a, "gwctl:address") == Some(address) && !replaced.contains(&id.as_str()) && s(a, "status") != "DELETING");
-    Ok(hit.filter(|(_, a)| s(a, "status") != "DELETING").map(|(id, attrs)| Known { id, attrs }))
+    Ok(hit.map(|(id, attrs)| Known { id, attrs }))
 }
 
 async fn scan_tagged(aws: &Aws, project: &str, known: &std::collections::HashSet<&str>) -> Result<Vec<(String, String)>, AwsError> {
